@@ -1,0 +1,533 @@
+"""Synthesised background layers: drone, binaural beat, isochronic tone, noise, bells.
+
+This module owns the sound of the bed's synthetic layers and nothing else: each
+layer is an object whose ``render(start, n)`` returns samples ``[start, start+n)``
+as a float32 array of shape ``(n, channels)`` at the layer's sample rate, already
+scaled to the layer's level.  ``render`` is a pure function of ``(start, n)`` (random
+access, any block size, any order, exact at any hour), costs time proportional to
+``n`` only, and keeps no state that grows with the session.  Levels are dB relative
+to full scale (a sample value of 1.0) and mean the layer's long-run RMS over all
+its channels, so a ``-30`` dB drone measures -30 dBFS RMS; bells are the exception:
+their level is each strike's sample peak.  Timelines, fades, ducking and mixing
+belong to the renderer, not here.
+
+How the tones stay exact and cheap: drone, binaural and isochronic layers are
+exactly periodic over ``TABLE_SECONDS``; their frequencies are rounded to the
+nearest multiple of ``1 / TABLE_SECONDS`` Hz (at most 0.017 Hz away, inaudible) and
+one period is synthesised once, so rendering is a wrapped copy indexed by the
+absolute sample number modulo the period: no phase accumulates, hour 4 is as clean
+as second 1.  Noise is genuinely random and never repeats: white noise is drawn in
+fixed chunks seeded from ``(seed, chunk index)``; pink and brown colour each chunk
+with a recursive filter started from rest on the tail of the previous chunk, long
+enough for the filter to forget the rest state, so chunk seams are inaudible.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from operator import index
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+from scipy import fft as sfft
+from scipy import signal
+
+TABLE_SECONDS = 30
+"""Period of the tone layers; their frequencies are rounded to multiples of 1/30 Hz."""
+
+DRONE_HARMONICS: tuple[tuple[float, float, float, float], ...] = (
+    # (relative amplitude, drift depth, drift rate Hz, phase) of harmonics 1, 2, 3...
+    (1.00, 0.12, 0.13, 0.0),
+    (0.50, 0.25, 0.21, 1.9),
+    (0.28, 0.30, 0.29, 4.1),
+    (0.14, 0.35, 0.37, 2.6),
+    (0.07, 0.35, 0.17, 5.3),
+)
+"""The drone's timbre: a fundamental, soft upper harmonics, each drifting slowly."""
+
+ISOCHRONIC_EDGE = 0.2
+"""Length of each raised-cosine edge of an isochronic pulse, as a share of its period."""
+
+NOISE_CHUNK = 1 << 16
+"""Noise is generated in chunks of this many samples, each seeded from its index."""
+
+NOISE_WARMUP = 1 << 12
+"""Samples of the previous chunk that a colouring filter runs over before a chunk."""
+
+BROWN_CORNER_HZ = 20.0
+"""Below this frequency brown noise stops rising (a leaky integrator, no DC drift)."""
+
+BELL_PARTIALS: tuple[tuple[float, float, float, float], ...] = (
+    # (frequency ratio, relative amplitude, decay time constant s, beating Hz)
+    (1.00, 1.00, 3.0, 0.6),
+    (2.76, 0.60, 2.2, 1.1),
+    (5.40, 0.32, 1.4, 1.7),
+    (8.93, 0.16, 0.9, 2.3),
+    (13.34, 0.08, 0.6, 3.1),
+)
+"""A singing bowl: inharmonic partials, each a slowly beating pair, decaying."""
+
+BELL_FREQ_HZ = 220.0
+"""Default fundamental of the bell."""
+
+BELL_ATTACK_S = 0.005
+"""Raised-cosine attack of a strike (a soft mallet, no click)."""
+
+BELL_SECONDS = 24.0
+"""Length of one strike; by then the fundamental is 70 dB down, and it fades out."""
+
+
+@runtime_checkable
+class Layer(Protocol):
+    """A background sound the renderer can stream: any block, any order."""
+
+    channels: int
+
+    def render(self, start: int, n: int) -> np.ndarray:
+        """Samples ``[start, start+n)`` as float32 ``(n, channels)``, at level."""
+        ...
+
+
+def db_to_amplitude(level_db: float) -> float:
+    """The linear amplitude of a level in dB relative to full scale."""
+    return float(10.0 ** (level_db / 20.0))
+
+
+def check_level(level_db: float) -> float:
+    """``level_db`` as a float; ``ValueError`` unless it is finite and at most 0 dB."""
+    level = float(level_db)
+    if not math.isfinite(level) or level > 0.0:
+        raise ValueError(f"level must be at most 0 dB (relative to full scale), not {level_db}")
+    return level
+
+
+def check_block(start: int, n: int) -> tuple[int, int]:
+    """``(start, n)`` as ints; ``ValueError`` if either is negative."""
+    start, n = index(start), index(n)
+    if start < 0 or n < 0:
+        raise ValueError(f"cannot render a block at {start} of {n} samples: both must be >= 0")
+    return start, n
+
+
+def _check_rate(rate: int) -> int:
+    rate = index(rate)
+    if rate <= 0:
+        raise ValueError(f"sample rate must be positive, not {rate}")
+    return rate
+
+
+def _check_freq(what: str, freq: float, rate: int) -> float:
+    freq = float(freq)
+    if not (math.isfinite(freq) and 0.0 < freq < rate / 2):
+        raise ValueError(f"{what} must be between 0 and {rate / 2:g} Hz, not {freq:g}")
+    return freq
+
+
+def read_periodic(table: np.ndarray, start: int, n: int) -> np.ndarray:
+    """Samples ``[start, start+n)`` of the signal that repeats ``table`` forever."""
+    period = table.shape[0]
+    out = np.empty((n,) + table.shape[1:], dtype=np.float32)
+    pos, done = start % period, 0
+    while done < n:
+        take = min(n - done, period - pos)
+        out[done : done + take] = table[pos : pos + take]
+        done += take
+        pos = 0
+    return out
+
+
+def _partials(period: int, bins: Sequence[int], amps: Sequence[float], phases: Sequence[float]) -> np.ndarray:
+    """One period of ``sum a*sin(2*pi*bin*i/period + phase)``, by one inverse FFT."""
+    spectrum = np.zeros(period // 2 + 1, dtype=np.complex128)
+    for b, a, ph in zip(bins, amps, phases):
+        if 0 < b < period / 2:
+            spectrum[b] += a * period / 2 * np.exp(1j * (ph - np.pi / 2))
+    return sfft.irfft(spectrum, n=period)
+
+
+def _to_level(table: np.ndarray, level_db: float) -> np.ndarray:
+    """``table`` (one exact period) scaled so its RMS is ``level_db``, as float32."""
+    rms = float(np.sqrt(np.mean(np.square(table))))
+    out = (table * (db_to_amplitude(level_db) / rms)).astype(np.float32)
+    out.flags.writeable = False
+    return out
+
+
+_SHARED_TABLES: weakref.WeakValueDictionary[tuple[object, ...], np.ndarray] = weakref.WeakValueDictionary()
+
+
+class _PeriodicLayer:
+    """A layer that is one period of ``TABLE_SECONDS`` repeated; built on first use."""
+
+    channels: int = 1
+
+    def __init__(self, rate: int) -> None:
+        self.rate = _check_rate(rate)
+        self.period = self.rate * TABLE_SECONDS
+        self._table: np.ndarray | None = None
+
+    def _bin(self, freq: float) -> int:
+        """The table bin nearest ``freq`` (bins are ``1 / TABLE_SECONDS`` Hz apart)."""
+        return max(1, round(freq * TABLE_SECONDS))
+
+    def _key(self) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    def _build(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def table(self) -> np.ndarray:
+        """One period, float32 ``(period, channels)``; shared by equal layers."""
+        if self._table is None:
+            key = (type(self).__name__, self.rate, *self._key())
+            table = _SHARED_TABLES.get(key)
+            if table is None:
+                table = self._build()
+                _SHARED_TABLES[key] = table
+            self._table = table
+        return self._table
+
+    def render(self, start: int, n: int) -> np.ndarray:
+        start, n = check_block(start, n)
+        return read_periodic(self.table(), start, n)
+
+
+class Drone(_PeriodicLayer):
+    """A warm sustained tone: a fundamental, soft harmonics, a slow amplitude drift.
+
+    Each harmonic's amplitude drifts by its own slow sine (0.13-0.37 Hz), so the
+    tone breathes instead of sounding like a test tone; the drift is built from
+    sidebands, so the whole drone is a sum of fixed sinusoids.  ``level_db`` is the
+    RMS level.  The layer is mono.
+    """
+
+    channels = 1
+
+    def __init__(self, rate: int, freq: float, level_db: float) -> None:
+        super().__init__(rate)
+        self.freq = _check_freq("drone frequency", freq, self.rate)
+        self.level_db = check_level(level_db)
+
+    def _key(self) -> tuple[object, ...]:
+        return (self._bin(self.freq), self.level_db)
+
+    def _build(self) -> np.ndarray:
+        base = self._bin(self.freq)
+        bins: list[int] = []
+        amps: list[float] = []
+        phases: list[float] = []
+        for k, (amp, depth, drift_hz, phase) in enumerate(DRONE_HARMONICS, start=1):
+            drift = self._bin(drift_hz)
+            if k * base + drift >= self.period // 2:
+                break
+            # amp * (1 + depth*sin(d + phase)) * sin(h + phase), as three sinusoids
+            bins += [k * base, k * base - drift, k * base + drift]
+            amps += [amp, amp * depth / 2, amp * depth / 2]
+            phases += [phase, np.pi / 2, 2 * phase - np.pi / 2]
+        table = _partials(self.period, bins, amps, phases)
+        return _to_level(table, self.level_db)[:, None]
+
+
+class Binaural(_PeriodicLayer):
+    """A binaural beat: pure sines, left at ``carrier``, right at ``carrier + beat``.
+
+    ``level_db`` is the RMS level of each ear (and so of the layer).  Stereo.
+    """
+
+    channels = 2
+
+    def __init__(self, rate: int, carrier: float, beat: float, level_db: float) -> None:
+        super().__init__(rate)
+        self.carrier = _check_freq("binaural carrier", carrier, self.rate)
+        self.beat = float(beat)
+        _check_freq("binaural carrier + beat", self.carrier + self.beat, self.rate)
+        self.level_db = check_level(level_db)
+
+    def _key(self) -> tuple[object, ...]:
+        return (self._bin(self.carrier), self._bin(self.carrier + self.beat), self.level_db)
+
+    def _build(self) -> np.ndarray:
+        left = _partials(self.period, [self._bin(self.carrier)], [1.0], [0.0])
+        right = _partials(self.period, [self._bin(self.carrier + self.beat)], [1.0], [0.0])
+        return _to_level(np.stack([left, right], axis=1), self.level_db)
+
+
+class Isochronic(_PeriodicLayer):
+    """A tone switched on and off ``pulse_rate`` times a second, without clicks.
+
+    Each pulse is on for half its period; the on and off edges are raised-cosine
+    ramps ``ISOCHRONIC_EDGE`` of a period long.  ``level_db`` is the RMS level of
+    the pulsed tone (so louder peaks than a steady tone at the same level).  Mono.
+    """
+
+    channels = 1
+
+    def __init__(self, rate: int, freq: float, pulse_rate: float, level_db: float) -> None:
+        super().__init__(rate)
+        self.freq = _check_freq("isochronic frequency", freq, self.rate)
+        self.pulse_rate = float(pulse_rate)
+        if not (math.isfinite(self.pulse_rate) and 0.0 < self.pulse_rate <= self.freq / 2):
+            raise ValueError(
+                f"isochronic pulse rate must be above 0 and at most half the tone's "
+                f"frequency ({self.freq / 2:g} Hz), not {pulse_rate}"
+            )
+        self.level_db = check_level(level_db)
+
+    def _key(self) -> tuple[object, ...]:
+        return (self._bin(self.freq), self._bin(self.pulse_rate), self.level_db)
+
+    def _build(self) -> np.ndarray:
+        i = np.arange(self.period, dtype=np.int64)
+        tone = np.sin((2 * np.pi / self.period) * ((self._bin(self.freq) * i) % self.period))
+        where = ((self._bin(self.pulse_rate) * i) % self.period) / self.period  # pulse phase
+
+        def edge(u: np.ndarray) -> np.ndarray:
+            return 0.5 - 0.5 * np.cos(np.pi * np.clip(u, 0.0, 1.0))
+
+        envelope = edge(where / ISOCHRONIC_EDGE) - edge((where - 0.5) / ISOCHRONIC_EDGE)
+        return _to_level(tone * envelope, self.level_db)[:, None]
+
+
+# --- noise -------------------------------------------------------------------------
+
+_GEMM_LIMIT = 1 << 18  # OpenBLAS runs a product below this many multiply-adds on one thread
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` in row slices small enough that BLAS does not spawn threads.
+
+    On a busy 2-core machine a threaded small product can be many times slower
+    (and its timing erratic); slices keep the cost predictable.
+    """
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    rows = max(1, _GEMM_LIMIT // max(1, a.shape[1] * b.shape[1]))
+    for i in range(0, a.shape[0], rows):
+        np.matmul(a[i : i + rows], b, out=out[i : i + rows])
+    return out
+
+
+class OnePoleBank:
+    """A recursive filter ``direct + sum(r / (1 - p z^-1))`` with real poles ``p``.
+
+    ``apply`` filters from rest, blockwise: inside blocks of ``block`` samples by a
+    matrix product with the impulse response, across blocks by a short recursion on
+    the block-end states; equal to ``scipy.signal.lfilter`` to float32 precision and
+    several times faster, because it runs in BLAS instead of one sample at a time.
+    """
+
+    block = 16  # fastest here: a 16x16 product beats 8 (more recursion) and 32 (more work)
+
+    def __init__(self, direct: float, residues: Sequence[float], poles: Sequence[float]) -> None:
+        self.direct = float(direct)
+        self.residues = np.asarray(residues, dtype=np.float64)
+        self.poles = np.asarray(poles, dtype=np.float64)
+        j = np.arange(self.block)
+        h = np.zeros(self.block)
+        h[0] = self.direct
+        h += (self.residues[:, None] * self.poles[:, None] ** j).sum(axis=0)
+        lag = j[None, :] - j[:, None]  # column minus row
+        self._within = np.where(lag >= 0, h[np.clip(lag, 0, None)], 0.0).astype(np.float32)
+        self._to_state = (self.poles[None, :] ** (self.block - 1 - j[:, None])).astype(np.float32)
+        self._from_state = (self.residues[:, None] * self.poles[:, None] ** (j + 1)).astype(np.float32)
+        carry = self.poles**self.block  # how much of a state survives one block
+        self._denominator = np.poly(carry)
+        self._numerators = [np.poly(np.delete(carry, i)) for i in range(len(carry))]
+
+    @classmethod
+    def from_tf(cls, b: Sequence[float], a: Sequence[float]) -> OnePoleBank:
+        """The bank equal to ``lfilter(b, a)`` (its poles must be real and distinct)."""
+        r, p, k = signal.residuez(b, a)
+        if np.abs(np.imag(p)).max(initial=0.0) > 1e-12:
+            raise ValueError("OnePoleBank needs real poles")
+        return cls(float(np.real(k[0])) if len(k) else 0.0, np.real(r), np.real(p))
+
+    def power_gain(self) -> float:
+        """Sum of the squared impulse response: output variance per unit input variance."""
+        r, p, d = self.residues, self.poles, self.direct
+        return float(d * d + 2 * d * r.sum() + (np.outer(r, r) / (1 - np.outer(p, p))).sum())
+
+    def scaled(self, gain: float) -> OnePoleBank:
+        """The same filter times ``gain``."""
+        return OnePoleBank(self.direct * gain, self.residues * gain, self.poles)
+
+    def _block_ends(self, local: np.ndarray) -> np.ndarray:
+        """States at block ends: ``s[m] = c * s[m-1] + local[m]`` for each pole's ``c``.
+
+        One ``lfilter`` call for all poles (its per-call cost dominates on these
+        short rows): each row is first multiplied by the other poles' factors, so
+        all rows share the common denominator ``prod(1 - c z^-1)``.
+        """
+        out = local.copy()
+        for i, numerator in enumerate(self._numerators):
+            for lag in range(1, len(numerator)):
+                out[:, i, lag:] += numerator[lag] * local[:, i, :-lag]
+        return signal.lfilter([1.0], self._denominator, out, axis=-1)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """Filter each row of float32 ``x`` (rows, length) from rest; length % 16 == 0."""
+        rows, length = x.shape
+        nblocks = length // self.block
+        blocks = np.ascontiguousarray(x, dtype=np.float32).reshape(rows * nblocks, self.block)
+        y = _matmul(blocks, self._within)
+        if len(self.poles):
+            local = _matmul(blocks, self._to_state).astype(np.float64).reshape(rows, nblocks, -1)
+            ends = self._block_ends(np.moveaxis(local, 2, 1))  # (rows, poles, nblocks)
+            state = np.zeros_like(local)  # the state entering each block
+            state[:, 1:, :] = np.moveaxis(ends, 1, 2)[:, :-1, :]
+            y += _matmul(state.reshape(rows * nblocks, -1).astype(np.float32), self._from_state)
+        return y.reshape(rows, length)
+
+
+# Paul Kellet's "economy" pink filter: within 0.05 dB of 1/f from 9 Hz up at 44.1 kHz.
+_PINK_B = (0.049922035, -0.095993537, 0.050612699, -0.004408786)
+_PINK_A = (1.0, -2.494956002, 2.017265875, -0.522189400)
+
+_INT16_STD = math.sqrt((65536.0**2 - 1) / 12)  # standard deviation of uniform int16
+
+
+def noise_filter(color: str, rate: int) -> OnePoleBank:
+    """The colouring filter of a noise colour (white: none), before level scaling."""
+    if color == "white":
+        return OnePoleBank(1.0, [], [])
+    if color == "pink":
+        return OnePoleBank.from_tf(_PINK_B, _PINK_A)
+    if color == "brown":
+        pole = math.exp(-2 * math.pi * BROWN_CORNER_HZ / rate)
+        return OnePoleBank(0.0, [1.0 - pole], [pole])
+    raise ValueError(f"noise colour must be white, pink or brown, not {color!r}")
+
+
+class Noise:
+    """White, pink (-3 dB/octave) or brown (-6 dB/octave) noise that never repeats.
+
+    Mono by default (the renderer spreads it to both speakers); ``stereo=True`` gives
+    independent, decorrelated channels, which sound wider, at twice the cost.  ``seed``
+    chooses the noise; the same seed always gives the same samples.  ``level_db`` is
+    the RMS level.  A small cache of recent chunks makes sequential rendering cost
+    one chunk computation per ``NOISE_CHUNK`` samples.
+    """
+
+    _CACHE = 4
+
+    def __init__(
+        self,
+        rate: int,
+        color: Literal["white", "pink", "brown"],
+        level_db: float,
+        seed: int = 0,
+        *,
+        stereo: bool = False,
+    ) -> None:
+        self.rate = _check_rate(rate)
+        self.color = color
+        self.level_db = check_level(level_db)
+        self.seed = index(seed)
+        if self.seed < 0:
+            raise ValueError(f"noise seed must be >= 0, not {seed}")
+        self.channels = 2 if stereo else 1
+        bank = noise_filter(color, self.rate)
+        gain = db_to_amplitude(self.level_db) / (_INT16_STD * math.sqrt(bank.power_gain()))
+        self._bank = bank.scaled(gain)
+        self._gain = np.float32(gain)
+        self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._whites: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def _remember(self, cache: OrderedDict[int, np.ndarray], k: int, make: Callable[[int], np.ndarray]) -> np.ndarray:
+        chunk = cache.get(k)
+        if chunk is None:
+            chunk = make(k)
+            cache[k] = chunk
+            while len(cache) > self._CACHE:
+                cache.popitem(last=False)
+        return chunk
+
+    def _white(self, k: int) -> np.ndarray:
+        """Raw white chunk ``k`` (k >= -1) in int16 units, float32 (channels, chunk)."""
+        bits = np.random.PCG64(np.random.SeedSequence([self.seed, k + 1]))
+        raw = bits.random_raw(self.channels * NOISE_CHUNK // 4).view(np.int16)  # 4 per draw
+        return raw.astype(np.float32).reshape(self.channels, NOISE_CHUNK)
+
+    def _coloured(self, k: int) -> np.ndarray:
+        """Chunk ``k`` at level, float32 (channels, chunk)."""
+        white = self._remember(self._whites, k, self._white)
+        if self.color == "white":
+            return white * self._gain
+        before = self._remember(self._whites, k - 1, self._white)[:, -NOISE_WARMUP:]
+        return self._bank.apply(np.concatenate([before, white], axis=1))[:, NOISE_WARMUP:]
+
+    def render(self, start: int, n: int) -> np.ndarray:
+        start, n = check_block(start, n)
+        out = np.empty((n, self.channels), dtype=np.float32)
+        pos = start
+        while pos < start + n:
+            k, offset = divmod(pos, NOISE_CHUNK)
+            take = min(NOISE_CHUNK - offset, start + n - pos)
+            chunk = self._remember(self._chunks, k, self._coloured)
+            out[pos - start : pos - start + take] = chunk[:, offset : offset + take].T
+            pos += take
+        return out
+
+
+# --- bells ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def bell_strike(rate: int, freq: float) -> np.ndarray:
+    """One singing-bowl strike, float32 mono, sample peak 1.0 (read-only, cached)."""
+    t = np.arange(round(BELL_SECONDS * rate), dtype=np.float64) / rate
+    out = np.zeros(t.shape, dtype=np.float64)
+    for ratio, amp, decay, beat in BELL_PARTIALS:
+        f = freq * ratio
+        if f + beat >= rate / 2:
+            continue
+        decayed = amp * np.exp(-t / decay)
+        for share, df in ((0.7, -beat / 2), (0.3, beat / 2)):  # a beating pair
+            cycles = (f + df) * t
+            out += share * decayed * np.sin(2 * np.pi * (cycles - np.floor(cycles)))
+    attack = round(BELL_ATTACK_S * rate)
+    out[:attack] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(attack) / attack)
+    fade = rate  # the last second fades to silence (the tail is 70 dB down by then)
+    out[-fade:] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(fade) / fade)
+    strike = (out / np.abs(out).max()).astype(np.float32)
+    strike.flags.writeable = False
+    return strike
+
+
+class Bells:
+    """A singing bowl struck at each time in ``strikes_ms``; silent elsewhere.
+
+    A strike has five inharmonic partials (ratios 1, 2.76, 5.4, 8.93, 13.34), each
+    a pair a fraction of a hertz apart so it beats slowly, a 5 ms soft attack and
+    an exponential decay (fundamental: 3 s time constant, about 20 dB in 7 s);
+    it lasts ``BELL_SECONDS``.  ``level_db`` is the sample peak of one strike
+    (overlapping strikes add).  ``freq`` is the fundamental.  Mono.
+    """
+
+    channels = 1
+
+    def __init__(self, rate: int, strikes_ms: Sequence[int], level_db: float, *, freq: float = BELL_FREQ_HZ) -> None:
+        self.rate = _check_rate(rate)
+        self.level_db = check_level(level_db)
+        self.freq = _check_freq("bell frequency", freq, self.rate)
+        strikes = [index(ms) for ms in strikes_ms]
+        if any(ms < 0 for ms in strikes):
+            raise ValueError("bell strike times must be >= 0 ms")
+        self.strikes = np.sort(np.array([ms * self.rate // 1000 for ms in strikes], dtype=np.int64))
+        self._amp = np.float32(db_to_amplitude(self.level_db))
+
+    def render(self, start: int, n: int) -> np.ndarray:
+        start, n = check_block(start, n)
+        out = np.zeros((n, 1), dtype=np.float32)
+        if n == 0 or len(self.strikes) == 0:
+            return out
+        strike = bell_strike(self.rate, self.freq)
+        first = int(np.searchsorted(self.strikes, start - len(strike), side="right"))
+        last = int(np.searchsorted(self.strikes, start + n, side="left"))
+        for at in self.strikes[first:last].tolist():
+            lo, hi = max(start, at), min(start + n, at + len(strike))
+            out[lo - start : hi - start, 0] += self._amp * strike[lo - at : hi - at]
+        return out

@@ -1,0 +1,232 @@
+"""The ``legsup`` command: a thin typer layer over the library.
+
+Each command parses its options, calls one library function, and prints the
+result.  Every ``LegsupError`` becomes one line per problem on stderr and the
+error's exit status (2 for bad input, 1 when the work could not be done), with
+no traceback; anything else escaping is a bug and is shown as one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from legsup_audio import __version__
+from legsup_audio.durations import format_ms
+from legsup_audio.errors import LegsupError, Problem, ScriptError, UsageError
+
+app = typer.Typer(
+    name="legsup",
+    help="Voice-guided Legs Up the Wall sessions: compile cue scripts, export MP3s, list voices.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(func: F) -> F:
+    """Turn a LegsupError into clean lines on stderr and its exit status."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LegsupError as exc:
+            for line in exc.lines():
+                typer.echo(line, err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("legsup: stopped", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"legsup {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Voice-guided Legs Up the Wall sessions from cue scripts."""
+
+
+ScriptArg = Annotated[
+    str | None,
+    typer.Argument(help="A cue script: a path to a .yaml file or a built-in name. Default: legs-up-the-wall."),
+]
+
+
+def _progress(label: str) -> Callable[[int, int], None] | None:
+    """A quiet progress callback on stderr when it is a terminal."""
+    if not err.is_terminal:
+        return None
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "status" not in state:
+            state["status"] = err.status(label)
+            state["status"].start()
+        state["status"].update(f"{label} {done}/{total}" if total < 10_000 else f"{label} {100 * done // total}%")
+        if done >= total:
+            state.pop("status").stop()
+
+    return update
+
+
+@app.command()
+@reports_errors
+def export(
+    scripts: Annotated[
+        list[str] | None, typer.Argument(help="Cue scripts (paths or built-in names). Default: legs-up-the-wall.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Output file (one script) or folder (several).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="mp3, m4a, ogg or wav.")] = "mp3",
+    bitrate: Annotated[str | None, typer.Option(help="Encoder bitrate, e.g. 96k. Default: 64k mono, 128k stereo.")] = None,
+) -> None:
+    """Render scripts to audio files (default output/<script-id>.mp3)."""
+    from legsup_audio.encode import FORMATS
+    from legsup_audio.export import DEFAULT_FOLDER, default_path, export_session
+    from legsup_audio.pipeline import build
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+    names = scripts or [None]
+    if len(names) > 1:
+        raise UsageError("give one script per export for now")
+    session = build(names[0], progress=_progress("speaking"))
+    dest = output if output is not None else default_path(session, fmt, DEFAULT_FOLDER)
+    if output is not None and (output.is_dir() or str(output).endswith("/")):
+        dest = default_path(session, fmt, output)
+    result = export_session(session, dest, fmt=fmt, bitrate=bitrate, progress=_progress("encoding"))
+    out.print(
+        f"wrote {result.path} ({format_ms(result.duration_ms)}, "
+        f"{'stereo' if result.channels == 2 else 'mono'}, {result.gain_db:+.1f} dB to -16 LUFS)"
+    )
+
+
+@app.command()
+@reports_errors
+def timeline(
+    script: ScriptArg = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
+) -> None:
+    """Print the compiled timeline of a script: a table, or JSON with --json."""
+    from legsup_audio.pipeline import build
+
+    session = build(script, progress=_progress("speaking"))
+    tl = session.timeline
+    if as_json:
+        sys.stdout.write(tl.to_json())
+        return
+    table = Table(title=f"{tl.title} — {format_ms(tl.duration)}", show_lines=False)
+    for column in ("start", "end", "kind", "step", "line", "text"):
+        table.add_column(column, no_wrap=column != "text")
+    for event in tl.events:
+        table.add_row(format_ms(event.start), format_ms(event.end), event.kind, event.step, str(event.line),
+                      event.text or "")
+    out.print(table)
+
+
+@app.command()
+@reports_errors
+def validate(
+    scripts: Annotated[list[str], typer.Argument(help="Cue scripts to check (paths or built-in names).")],
+) -> None:
+    """Check scripts and report every problem; exit 0 when all are valid."""
+    from legsup_audio.pipeline import build
+
+    problems: list[Problem] = []
+    for name in scripts:
+        try:
+            session = build(name)
+        except ScriptError as exc:
+            problems.extend(exc.problems)
+            continue
+        out.print(f"{session.script.path}: ok ({len(session.timeline.steps)} steps, "
+                  f"{format_ms(session.timeline.duration)})")
+    if problems:
+        raise ScriptError(problems)
+
+
+@app.command("scripts")
+@reports_errors
+def list_scripts() -> None:
+    """List the built-in scripts and those in ./scripts."""
+    from legsup_audio.pipeline import load
+    from legsup_audio.resources import available
+
+    table = Table(show_header=True, header_style="bold")
+    for column in ("name", "title", "steps", "origin", "path"):
+        table.add_column(column)
+    for found in available("scripts"):
+        try:
+            script = load(found)
+            title, steps = script.title, str(len(script.steps))
+        except ScriptError as exc:
+            title, steps = f"[red]invalid: {len(exc.problems)} problem(s)[/red]", "-"
+        table.add_row(found.name, title, steps, found.origin, str(found.path))
+    out.print(table)
+
+
+@app.command("voices")
+@reports_errors
+def list_voices(
+    installed: Annotated[bool, typer.Option("--installed/--profiles-only", help="Also list the engine's voices.")] = True,
+) -> None:
+    """List voice profiles and the speech engine's installed voices."""
+    from legsup_audio.resources import available
+    from legsup_audio.voices import load_profile
+
+    table = Table(title="Voice profiles")
+    for column in ("profile", "engine", "voice", "rate", "pitch", "description"):
+        table.add_column(column)
+    for found in available("voices"):
+        p = load_profile(found.path, found.name)
+        table.add_row(p.name, p.engine, p.voice, str(p.rate), "" if p.pitch is None else str(p.pitch), p.description)
+    out.print(table)
+    if installed:
+        from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
+
+        engine = Pyttsx3Engine()
+        try:
+            voices = engine.voices()
+        finally:
+            engine.close()
+        by_lang: dict[str, list[str]] = {}
+        for v in voices:
+            by_lang.setdefault(v.languages[0] if v.languages else "?", []).append(v.id)
+        table = Table(title=f"espeak-ng voices ({len(voices)})")
+        table.add_column("language")
+        table.add_column("voice ids")
+        for lang in sorted(by_lang):
+            table.add_row(lang, ", ".join(sorted(by_lang[lang])))
+        out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Encode stage: stream finished PCM into ffmpeg and get an audio file.
+
+Owns the ffmpeg command line for each output format and feeding it blocks as
+they are rendered, so the whole session is never held in memory and rendering
+runs on one core while ffmpeg encodes on the other.  It writes to the path it
+is given (a temporary file, see ``output``); tags are written afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from legsup_audio.errors import OutputError, SetupError
+from legsup_audio.render import BLOCK_FRAMES
+
+
+class PcmSource(Protocol):
+    rate: int
+    channels: int
+    total: int  # frames
+
+    def read(self, start: int, n: int) -> np.ndarray:
+        """int16, shape (n, channels)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    name: str
+    suffix: str
+    muxer: str
+    codec: list[str]
+    mono_bitrate: str | None  # None: lossless or quality-based
+    stereo_bitrate: str | None
+    #: How much quieter the decoded file is than the PCM fed in.  LAME comes out
+    #: 0.44 dB quieter at every bitrate (measured on tones and on speech with
+    #: ffmpeg's ebur128), so MP3s are mastered that much hotter.
+    loudness_loss_db: float = 0.0
+
+
+FORMATS: dict[str, Format] = {
+    "mp3": Format("mp3", ".mp3", "mp3", ["-c:a", "libmp3lame"], "64k", "128k", loudness_loss_db=0.44),
+    "m4a": Format("m4a", ".m4a", "ipod", ["-c:a", "aac"], "64k", "128k"),
+    "ogg": Format("ogg", ".ogg", "ogg", ["-c:a", "libvorbis"], "64k", "128k"),
+    "wav": Format("wav", ".wav", "wav", ["-c:a", "pcm_s16le"], None, None),
+}
+
+MISSING_FFMPEG = "ffmpeg is not installed; run `tools/setup.sh` (or `sudo apt-get install ffmpeg`)"
+
+
+def find_ffmpeg() -> str:
+    path = shutil.which("ffmpeg")
+    if path is None:
+        raise SetupError(MISSING_FFMPEG)
+    return path
+
+
+def ffmpeg_args(fmt: Format, rate: int, channels: int, bitrate: str | None, dest: Path) -> list[str]:
+    args = [
+        find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "s16le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
+        *fmt.codec,
+    ]
+    chosen = bitrate or (fmt.mono_bitrate if channels == 1 else fmt.stereo_bitrate)
+    if chosen and fmt.name != "wav":
+        args += ["-b:a", chosen]
+    if fmt.name == "mp3":
+        args += ["-id3v2_version", "0", "-write_xing", "1"]  # tags come from mutagen
+    args += ["-map_metadata", "-1", "-f", fmt.muxer, str(dest)]
+    return args
+
+
+def encode(
+    source: PcmSource,
+    dest: Path,
+    fmt: str = "mp3",
+    bitrate: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    block: int = BLOCK_FRAMES,
+) -> None:
+    """Encode every frame of ``source`` to ``dest`` in ``fmt``."""
+    spec = FORMATS[fmt]
+    args = ffmpeg_args(spec, source.rate, source.channels, bitrate, dest)
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        except OSError as exc:
+            raise SetupError(f"ffmpeg could not be started ({exc.strerror}); {MISSING_FFMPEG}") from None
+        assert proc.stdin is not None
+        broken = False
+        try:
+            for start in range(0, source.total, block):
+                n = min(block, source.total - start)
+                proc.stdin.write(source.read(start, n).tobytes())
+                if progress:
+                    progress(start + n, source.total)
+        except BrokenPipeError:
+            broken = True
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                broken = True
+        code = proc.wait()
+        if code != 0 or broken:
+            errors.seek(0)
+            lines = errors.read().decode(errors="replace").strip().splitlines()
+            detail = lines[-1] if lines else f"exit status {code}"
+            if "No space left" in detail:
+                raise OutputError(f"the disk holding {dest.parent} is full; free some space or choose another place with -o")
+            raise OutputError(f"ffmpeg could not encode {fmt}: {detail}")

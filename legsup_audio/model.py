@@ -1,0 +1,97 @@
+"""The typed cue script: what the parser produces and the compiler consumes.
+
+Frozen dataclasses only, every node carrying the 1-based line and column it was
+written at, so the compiler and the CLI can point back into the script.  All
+times are integer milliseconds.  This module holds data and defaults; it does
+not read YAML (``parse``) or compute times (``compile``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+#: Defaults of SPEC section 2, in ms.  Tuned here and nowhere else.
+DEFAULT_GAP_MS = 1500
+DEFAULT_LEAD_IN_MS = 1000
+DEFAULT_TAIL_MS = 3000
+DEFAULT_VOICE = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    line: int
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """A spoken cue: speak ``text`` at the cursor (or at ``at``), then wait ``gap``."""
+
+    text: str
+    pos: Pos
+    gap: int | None = None  # ms; None means the script's gap
+    at: int | None = None  # ms from the step start
+    at_pos: Pos | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Silence: move the cursor by ``length`` ms."""
+
+    length: int
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """``at`` with nothing to say: move the cursor to step start + ``at``."""
+
+    at: int
+    pos: Pos
+
+
+Cue = Union[Say, Pause, Wait]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    title: str
+    id: str
+    pos: Pos
+    cues: tuple[Cue, ...] = ()
+    duration: int | None = None  # ms: the step lasts at least this long
+    extras: tuple[tuple[str, Any], ...] = ()  # blocks owned by later stages (breathe, background)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.extras).get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class CueScript:
+    """A whole, valid cue script."""
+
+    path: Path
+    id: str  # the file's stem, or the built-in's name: names the default output
+    title: str
+    steps: tuple[Step, ...]
+    author: str | None = None
+    voice: str = DEFAULT_VOICE
+    voice_pos: Pos | None = None
+    gap: int = DEFAULT_GAP_MS
+    lead_in: int = DEFAULT_LEAD_IN_MS
+    tail: int = DEFAULT_TAIL_MS
+    extras: tuple[tuple[str, Any], ...] = field(default=())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.extras).get(key, default)
+
+    def spoken_texts(self) -> list[str]:
+        """Every distinct text the speech stage must synthesise, in script order."""
+        seen: dict[str, None] = {}
+        for step in self.steps:
+            for cue in step.cues:
+                if isinstance(cue, Say):
+                    seen.setdefault(cue.text, None)
+        return list(seen)

@@ -1,0 +1,391 @@
+"""Parse stage: cue-script YAML text to a typed, validated ``CueScript``.
+
+Owns reading the file (UTF-8 only), YAML syntax errors, and every structural
+rule of SPEC section 2: allowed keys, types, durations, ids, empty steps and
+empty text.  It collects *every* problem, each pinned to ``FILE:LINE:COL``, and
+raises one ``ScriptError`` carrying them all.  YAML is read with PyYAML's safe
+composer, so node positions survive and nothing in a script can run code.  It
+does not know clip lengths, so timing rules that need them live in ``compile``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from legsup_audio.durations import parse_duration
+from legsup_audio.errors import Problem, ScriptError
+from legsup_audio.model import (
+    DEFAULT_GAP_MS,
+    DEFAULT_LEAD_IN_MS,
+    DEFAULT_TAIL_MS,
+    DEFAULT_VOICE,
+    CueScript,
+    Cue,
+    Pause,
+    Pos,
+    Say,
+    Step,
+    Wait,
+)
+
+SCRIPT_KEYS = ("version", "title", "author", "voice", "gap", "lead_in", "tail", "steps")
+STEP_KEYS = ("title", "id", "duration", "cues")
+CUE_KEYS = ("say", "gap", "at", "pause")
+#: Keys of later features, rejected with a clear message until they are built.
+NOT_YET = {
+    "breathe": "breathing cadences (`breathe:`) are not supported yet; write the breaths as timed cues",
+    "background": "background sound (`background:`) is not supported yet",
+}
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+#: Extension point: parsers for blocks owned by later stages, keyed by YAML key.
+#: Each gets the value node and the context and returns the parsed block (or None).
+BlockParser = Callable[[Node, "Ctx"], Any]
+STEP_BLOCKS: dict[str, BlockParser] = {}
+SCRIPT_BLOCKS: dict[str, BlockParser] = {}
+
+
+@dataclass
+class Ctx:
+    """Where problems are collected while one file is parsed."""
+
+    file: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def error(self, node: Node | None, message: str) -> None:
+        line, col = _where(node)
+        self.problems.append(Problem(self.file, line, col, message))
+
+    def pos(self, node: Node) -> Pos:
+        return Pos(*_where(node))
+
+
+def _where(node: Node | None) -> tuple[int, int]:
+    if node is None:
+        return 1, 1
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def suggest(word: str, choices: Collection[str]) -> str:
+    """`` (did you mean 'x'?)`` for a near miss, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+# --- small typed readers over YAML nodes -------------------------------------------
+
+
+def read_mapping(node: Node, ctx: Ctx, what: str) -> dict[str, tuple[Node, Node]] | None:
+    """The entries of a mapping node by key, reporting duplicates; None if not a mapping."""
+    if not isinstance(node, MappingNode):
+        ctx.error(node, f"{what} must be a mapping of keys to values, not {_kind(node)}")
+        return None
+    entries: dict[str, tuple[Node, Node]] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, ScalarNode):
+            ctx.error(key_node, f"keys in {what} must be plain words")
+            continue
+        key = key_node.value
+        if key in entries:
+            first = entries[key][0].start_mark.line + 1
+            ctx.error(key_node, f"duplicate key '{key}' in {what} (first given on line {first})")
+            continue
+        entries[key] = (key_node, value_node)
+    return entries
+
+
+def check_keys(
+    entries: dict[str, tuple[Node, Node]],
+    allowed: Collection[str],
+    ctx: Ctx,
+    what: str,
+    blocks: Collection[str] = (),
+) -> None:
+    for key, (key_node, _) in entries.items():
+        if key in allowed or key in blocks:
+            continue
+        if key in NOT_YET:
+            ctx.error(key_node, NOT_YET[key])
+            continue
+        ctx.error(key_node, f"unknown key '{key}' in {what}{suggest(key, [*allowed, *blocks])}")
+
+
+def read_text(node: Node, ctx: Ctx, what: str) -> str | None:
+    """A non-empty line of text; numbers and words like `yes` are taken as written."""
+    if not isinstance(node, ScalarNode):
+        ctx.error(node, f"{what} must be text, not {_kind(node)}")
+        return None
+    if node.tag == "tag:yaml.org,2002:null" and node.value in ("", "~", "null", "Null", "NULL"):
+        ctx.error(node, f"{what} is empty")
+        return None
+    text = " ".join(node.value.split())
+    if not text:
+        ctx.error(node, f"{what} is empty")
+        return None
+    return text
+
+
+def read_duration(node: Node, ctx: Ctx, what: str) -> int | None:
+    if not isinstance(node, ScalarNode):
+        ctx.error(node, f"{what} must be a duration, not {_kind(node)}")
+        return None
+    value: object = node.value
+    if node.tag == "tag:yaml.org,2002:bool":
+        value = node.value == "true"  # force the type error message
+    try:
+        return parse_duration(value if not isinstance(value, bool) else True)
+    except ValueError as exc:
+        ctx.error(node, f"{what}: {exc}")
+        return None
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if node.tag == "tag:yaml.org,2002:null":
+        return "nothing"
+    return f"'{node.value}'"
+
+
+# --- the script ------------------------------------------------------------------------
+
+
+def load_yaml(text: str, ctx: Ctx) -> Node | None:
+    """Compose YAML into position-carrying nodes; reports syntax errors and aliases."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                ctx.error(_mark_node(event), "YAML anchors and aliases (& and *) are not allowed in cue scripts")
+                return None
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        ctx.problems.append(Problem(ctx.file, line, col, f"YAML syntax error: {problem}"))
+        return None
+    except yaml.YAMLError as exc:  # a reader error (bad characters) has no problem_mark
+        ctx.problems.append(Problem(ctx.file, 1, 1, f"YAML error: {exc}"))
+        return None
+
+
+def _mark_node(event: Any) -> Node:
+    return ScalarNode("tag:yaml.org,2002:str", "", event.start_mark, event.end_mark)
+
+
+def read_source(path: Path, display: str) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ScriptError([Problem(display, 1, 1, "no such file")]) from None
+    except IsADirectoryError:
+        raise ScriptError([Problem(display, 1, 1, "is a folder, not a cue script")]) from None
+    except OSError as exc:
+        raise ScriptError([Problem(display, 1, 1, f"cannot be read: {exc.strerror}")]) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ScriptError([Problem(display, line, col, "the file is not UTF-8 text; save it as UTF-8")]) from None
+
+
+def parse_script(
+    path: str | Path,
+    *,
+    known_voices: Collection[str] | None = None,
+    script_id: str | None = None,
+    display: str | None = None,
+    text: str | None = None,
+) -> CueScript:
+    """Read and validate one cue script; raises ``ScriptError`` with every problem."""
+    path = Path(path)
+    display = display or str(path)
+    ctx = Ctx(display)
+    source = text if text is not None else read_source(path, display)
+    root = load_yaml(source, ctx)
+    if root is None and not ctx.problems:
+        ctx.error(None, "the file is empty: a cue script needs at least a title and steps")
+    if ctx.problems:
+        raise ScriptError(ctx.problems)
+    assert root is not None
+    script = _script(root, ctx, path, script_id or path.stem, known_voices)
+    if ctx.problems or script is None:
+        raise ScriptError(ctx.problems)
+    return script
+
+
+def _script(
+    root: Node, ctx: Ctx, path: Path, script_id: str, known_voices: Collection[str] | None
+) -> CueScript | None:
+    entries = read_mapping(root, ctx, "a cue script")
+    if entries is None:
+        return None
+    check_keys(entries, SCRIPT_KEYS, ctx, "the script", SCRIPT_BLOCKS)
+    for key in ("title", "steps"):
+        if key not in entries:
+            ctx.error(root, f"the script has no '{key}'")
+
+    def value(key: str) -> Node | None:
+        return entries[key][1] if key in entries else None
+
+    if (node := value("version")) is not None and not (isinstance(node, ScalarNode) and node.value == "1"):
+        ctx.error(node, "this version of legsup reads cue scripts of version 1")
+    title = read_text(node, ctx, "title") if (node := value("title")) is not None else None
+    author = read_text(node, ctx, "author") if (node := value("author")) is not None else None
+    voice, voice_pos = DEFAULT_VOICE, None
+    if (node := value("voice")) is not None:
+        voice = read_text(node, ctx, "voice") or DEFAULT_VOICE
+        voice_pos = ctx.pos(node)
+        if known_voices is not None and voice not in known_voices:
+            ctx.error(node, f"unknown voice profile '{voice}'{suggest(voice, known_voices)}; "
+                      f"known profiles: {', '.join(sorted(known_voices))}")
+    timing = {}
+    for key, default in (("gap", DEFAULT_GAP_MS), ("lead_in", DEFAULT_LEAD_IN_MS), ("tail", DEFAULT_TAIL_MS)):
+        node = value(key)
+        timing[key] = default if node is None else read_duration(node, ctx, key)
+    extras = tuple(
+        (key, parser(entries[key][1], ctx)) for key, parser in SCRIPT_BLOCKS.items() if key in entries
+    )
+    steps: list[Step] = []
+    if (node := value("steps")) is not None:
+        steps = _steps(node, ctx)
+    if ctx.problems or title is None:
+        return None
+    return CueScript(
+        path=path,
+        id=script_id,
+        title=title,
+        steps=tuple(steps),
+        author=author,
+        voice=voice,
+        voice_pos=voice_pos,
+        gap=timing["gap"] or 0,
+        lead_in=timing["lead_in"] or 0,
+        tail=timing["tail"] or 0,
+        extras=extras,
+    )
+
+
+def _steps(node: Node, ctx: Ctx) -> list[Step]:
+    if not isinstance(node, SequenceNode):
+        ctx.error(node, f"steps must be a list of steps (each starting with '- title:'), not {_kind(node)}")
+        return []
+    if not node.value:
+        ctx.error(node, "steps is empty: a script needs at least one step")
+        return []
+    steps: list[Step] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(node.value, start=1):
+        step = _step(item, ctx, index)
+        if step is None:
+            continue
+        if step.id in seen:
+            id_node_line = step.pos.line
+            ctx.problems.append(Problem(ctx.file, id_node_line, step.pos.col,
+                                        f"duplicate step id '{step.id}' (also used by the step on line "
+                                        f"{seen[step.id]}); give one of them its own 'id:'"))
+            continue
+        seen[step.id] = step.pos.line
+        steps.append(step)
+    return steps
+
+
+def _step(node: Node, ctx: Ctx, index: int) -> Step | None:
+    entries = read_mapping(node, ctx, f"step {index}")
+    if entries is None:
+        return None
+    before = len(ctx.problems)
+    check_keys(entries, STEP_KEYS, ctx, f"step {index}", STEP_BLOCKS)
+    title = None
+    if "title" in entries:
+        title = read_text(entries["title"][1], ctx, "the step's title")
+    else:
+        ctx.error(node, f"step {index} has no 'title'")
+    step_id = None
+    pos = ctx.pos(node)
+    if "id" in entries:
+        id_node = entries["id"][1]
+        step_id = read_text(id_node, ctx, "the step's id")
+        pos = ctx.pos(id_node)
+        if step_id is not None and not _ID.match(step_id):
+            ctx.error(id_node, f"step id '{step_id}' may hold only letters, digits, '-' and '_'")
+    elif title is not None:
+        step_id = slug(title) or f"step-{index}"
+    duration = read_duration(entries["duration"][1], ctx, "duration") if "duration" in entries else None
+    cues: list[Cue] = []
+    if "cues" in entries:
+        cues = _cues(entries["cues"][1], ctx)
+    extras = tuple((key, parser(entries[key][1], ctx)) for key, parser in STEP_BLOCKS.items() if key in entries)
+    has_block = any(value is not None for _, value in extras)
+    if "cues" not in entries and not has_block and len(ctx.problems) == before:
+        ctx.error(node, f"step {index} is empty: give it 'cues:' (a silent step is `cues: [pause: 2m]`)")
+    if len(ctx.problems) > before or title is None or step_id is None:
+        return None
+    return Step(title=title, id=step_id, pos=pos, cues=tuple(cues), duration=duration, extras=extras)
+
+
+def _cues(node: Node, ctx: Ctx) -> list[Cue]:
+    if not isinstance(node, SequenceNode):
+        ctx.error(node, f"cues must be a list (each cue on a line starting with '- '), not {_kind(node)}")
+        return []
+    if not node.value:
+        ctx.error(node, "cues is empty: give the step at least one cue")
+        return []
+    return [cue for item in node.value if (cue := _cue(item, ctx)) is not None]
+
+
+def _cue(node: Node, ctx: Ctx) -> Cue | None:
+    pos = ctx.pos(node)
+    if isinstance(node, ScalarNode):
+        text = read_text(node, ctx, "the cue's text")
+        return Say(text=text, pos=pos) if text is not None else None
+    entries = read_mapping(node, ctx, "a cue")
+    if entries is None:
+        return None
+    check_keys(entries, CUE_KEYS, ctx, "a cue")
+    has = {key: key in entries for key in CUE_KEYS}
+    if has["say"] and has["pause"]:
+        ctx.error(entries["pause"][0], "a cue either says something or pauses: split 'say' and 'pause' "
+                                       "into two cues")
+        return None
+    if has["pause"] and (has["at"] or has["gap"]):
+        other = "at" if has["at"] else "gap"
+        ctx.error(entries[other][0], f"'{other}' does not go with 'pause'")
+        return None
+    if has["gap"] and not has["say"]:
+        ctx.error(entries["gap"][0], "'gap' goes with 'say': it is the silence after a spoken cue")
+        return None
+    if not (has["say"] or has["pause"] or has["at"]):
+        if entries:
+            return None  # only unknown keys: already reported
+        ctx.error(node, "an empty cue: write text, or 'say:', 'pause:' or 'at:'")
+        return None
+    at = at_pos = None
+    if has["at"]:
+        at_node = entries["at"][1]
+        at, at_pos = read_duration(at_node, ctx, "at"), ctx.pos(at_node)
+    if has["pause"]:
+        length = read_duration(entries["pause"][1], ctx, "pause")
+        return Pause(length, pos) if length is not None else None
+    if not has["say"]:
+        return Wait(at, pos) if at is not None else None
+    text = read_text(entries["say"][1], ctx, "'say'")
+    gap = read_duration(entries["gap"][1], ctx, "gap") if has["gap"] else None
+    if text is None or (has["gap"] and gap is None) or (has["at"] and at is None):
+        return None
+    return Say(text=text, pos=pos, gap=gap, at=at, at_pos=at_pos)

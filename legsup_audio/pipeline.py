@@ -1,0 +1,73 @@
+"""The stages in order: script -> parse -> speak -> compile -> render -> master.
+
+Owns wiring the stages together for the commands (export, timeline, play) so
+each command calls one function.  ``build`` stops at a compiled ``Session``
+(script, voice, clips, timeline), which needs speech because clip lengths set
+the timing; ``mix`` turns a session into the mastered PCM source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from legsup_audio.compile import compile_script
+from legsup_audio.master import TARGET_LUFS, Loudness, Mastered, master
+from legsup_audio.model import CueScript
+from legsup_audio.parse import parse_script
+from legsup_audio.render import Mix, VoiceTrack
+from legsup_audio.resources import Found, resolve_script
+from legsup_audio.speech.base import SpeechEngine
+from legsup_audio.speech.cache import ClipCache, ClipRef
+from legsup_audio.speech.speaker import Speaker
+from legsup_audio.timeline import Timeline
+from legsup_audio.voices import VoiceProfile, get_profile, make_engine, profile_names
+
+
+@dataclass(frozen=True)
+class Session:
+    """A compiled session, ready to render."""
+
+    script: CueScript
+    profile: VoiceProfile
+    clips: dict[str, ClipRef]
+    timeline: Timeline
+
+
+def load(found: Found | str | Path | None) -> CueScript:
+    """Parse and check a script given as a path, a name, or None for the default."""
+    if not isinstance(found, Found):
+        found = resolve_script(None if found is None else str(found))
+    display = str(found.path) if found.origin == "path" else f"{found.path}"
+    return parse_script(found.path, known_voices=profile_names(), script_id=found.name, display=display)
+
+
+def build(
+    found: Found | str | Path | None,
+    *,
+    cache: ClipCache | None = None,
+    engine: SpeechEngine | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Session:
+    """Parse, speak and compile one script."""
+    script = load(found)
+    profile = get_profile(script.voice)
+    own_engine = engine is None
+    engine = engine or make_engine(profile)
+    try:
+        speaker = Speaker(engine, profile.options, cache or ClipCache())
+        clips = speaker.speak(script.spoken_texts(), progress)
+    finally:
+        if own_engine:
+            engine.close()
+    timeline = compile_script(script, lambda text: clips[text].duration_ms)
+    return Session(script, profile, clips, timeline)
+
+
+def mix(session: Session) -> Mix:
+    return Mix(session.timeline, [VoiceTrack(session.timeline, session.clips)])
+
+
+def mastered(session: Session, target_lufs: float = TARGET_LUFS) -> tuple[Mastered, Loudness]:
+    return master(mix(session), target_lufs)

@@ -1,0 +1,350 @@
+"""The player seam: getting final PCM samples to a sound device, with pause and seek.
+
+This module owns the ``Player`` protocol and its implementations: ``SimpleaudioPlayer``
+(the real sound card through simpleaudio/ALSA) and ``MemoryPlayer`` (records what it
+would play, for tests).  A player knows frames, never milliseconds, steps or cues; it
+does not render, mix or master anything: what it is given by a ``PcmSource`` is what
+reaches the device, sample for sample.  Uninterrupted playback is one device buffer
+over the whole rest of the session; pause stops the device and remembers the frame,
+resume and seek start a new buffer at that frame (a zero-copy slice of one contiguous
+int16 array that is read from the source once).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from legsup_audio.errors import PlaybackError
+
+#: How many frames are read from a source per ``read`` call while loading it.
+LOAD_BLOCK_FRAMES = 1 << 20
+
+#: The message shown when no sound device can be opened; ``{reason}`` is the cause.
+NO_DEVICE_MESSAGE = (
+    "no sound device could be opened ({reason}); use `legsup export` to make a file instead"
+)
+
+Clock = Callable[[], float]
+
+
+@runtime_checkable
+class PcmSource(Protocol):
+    """Final, mastered session audio that a player can read at any frame."""
+
+    rate: int
+    channels: int
+    total: int
+
+    def read(self, start: int, n: int) -> np.ndarray:
+        """``n`` frames from ``start``: int16, shape ``(n, channels)``."""
+        ...
+
+
+class Player(Protocol):
+    """What the session driver needs from a sound output; positions are frames."""
+
+    def play(self, source: PcmSource, start_frame: int = 0) -> None:
+        """Start playing ``source`` from ``start_frame`` (loads the source if new)."""
+        ...
+
+    def pause(self) -> None:
+        """Stop the sound and remember the frame it reached."""
+        ...
+
+    def resume(self) -> None:
+        """Continue from exactly the frame where ``pause`` stopped."""
+        ...
+
+    def seek(self, frame: int) -> None:
+        """Move to ``frame``; keeps playing if playing, stays paused if paused."""
+        ...
+
+    def stop(self) -> None:
+        """Silence at once; the player can be given a new ``play`` afterwards."""
+        ...
+
+    def position(self) -> int:
+        """The frame being heard now, clamped to ``[0, total]``."""
+        ...
+
+    def is_playing(self) -> bool:
+        """Sound is (meant to be) coming out: started, not paused, stopped or finished."""
+        ...
+
+    def finished(self) -> bool:
+        """The audio has played to its end."""
+        ...
+
+
+def load_pcm(source: PcmSource, block: int = LOAD_BLOCK_FRAMES) -> np.ndarray:
+    """Read the whole source into one C-contiguous int16 array of shape (total, channels)."""
+    total, channels = int(source.total), int(source.channels)
+    out = np.empty((total, channels), dtype=np.int16)
+    for start in range(0, total, block):
+        n = min(block, total - start)
+        chunk = np.asarray(source.read(start, n))
+        if chunk.dtype != np.int16:
+            raise PlaybackError(f"the audio source gave {chunk.dtype} samples, not int16")
+        out[start : start + n] = chunk.reshape(n, channels)
+    return out
+
+
+class _ClockedPlayer:
+    """Shared state machine: a device plays from ``_base`` since ``_t0`` on ``_clock``."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock if clock is not None else time.monotonic
+        self._source: PcmSource | None = None
+        self._pcm: np.ndarray | None = None
+        self._bytes: memoryview | None = None
+        self._rate = 44100
+        self._channels = 1
+        self._total = 0
+        self._base = 0  # the frame the current (or last) device buffer started at
+        self._t0 = 0.0  # clock time when it started
+        self._held: int | None = None  # frame held while paused or stopped
+        self._running = False  # a device buffer was started and not stopped since
+        self._paused = False
+
+    # --- what subclasses provide -------------------------------------------------
+    def _start_device(self, frame: int) -> None:
+        raise NotImplementedError
+
+    def _stop_device(self) -> None:
+        raise NotImplementedError
+
+    def _device_busy(self) -> bool:
+        raise NotImplementedError
+
+    # --- the Player protocol ------------------------------------------------------
+    @property
+    def rate(self) -> int:
+        return self._rate
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def play(self, source: PcmSource, start_frame: int = 0) -> None:
+        self.stop()
+        if source is not self._source:
+            self._pcm = load_pcm(source)
+            self._bytes = self._pcm.data.cast("B")
+            self._source = source
+            self._rate, self._channels = int(source.rate), int(source.channels)
+            self._total = int(source.total)
+        self._paused = False
+        self._begin(self._clamp(start_frame))
+
+    def pause(self) -> None:
+        if not self._running or self._paused:
+            return
+        frame = self.position()
+        self._halt()
+        self._held = frame
+        self._paused = True
+
+    def resume(self) -> None:
+        if not self._paused or self._held is None:
+            return
+        self._paused = False
+        self._begin(self._held)
+
+    def seek(self, frame: int) -> None:
+        frame = self._clamp(frame)
+        if self._paused:
+            self._held = frame
+        elif self._running:
+            self._halt()
+            self._begin(frame)
+        else:
+            self._held = frame
+
+    def stop(self) -> None:
+        if self._running:
+            frame = self.position()
+            self._halt()
+            self._held = frame
+        self._paused = False
+
+    def position(self) -> int:
+        if self._running:
+            elapsed = max(0.0, self._clock() - self._t0)
+            return self._clamp(self._base + int(elapsed * self._rate))
+        return self._held if self._held is not None else 0
+
+    def is_playing(self) -> bool:
+        return self._running and not self.finished()
+
+    def finished(self) -> bool:
+        """True once the clock has reached the end and the device has let go of it."""
+        if not self._running:
+            return False
+        return self.position() >= self._total and not self._device_busy()
+
+    def is_paused(self) -> bool:
+        return self._paused
+
+    # --- helpers -------------------------------------------------------------------
+    def _clamp(self, frame: int) -> int:
+        return max(0, min(int(frame), self._total))
+
+    def _begin(self, frame: int) -> None:
+        self._base = frame
+        self._held = None
+        if frame < self._total:
+            self._start_device(frame)
+        self._t0 = self._clock()
+        self._running = True
+
+    def _halt(self) -> None:
+        self._stop_device()
+        self._running = False
+
+    def _slice(self, frame: int) -> memoryview:
+        """The bytes from ``frame`` to the end: a view, never a copy."""
+        assert self._bytes is not None
+        return self._bytes[frame * self._channels * 2 :]
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send fd 2 to /dev/null for a moment: ALSA's C library prints its own errors there."""
+    try:
+        sys.stderr.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all: nothing to silence
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+        finally:
+            os.close(devnull)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class SimpleaudioPlayer(_ClockedPlayer):
+    """Plays through simpleaudio (ALSA on Linux): one ``play_buffer`` per start."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        super().__init__(clock)
+        self._sa: Any = None
+        self._play_obj: Any = None
+
+    def _module(self) -> Any:
+        if self._sa is None:
+            try:
+                import simpleaudio  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            except ImportError as exc:
+                raise PlaybackError(
+                    NO_DEVICE_MESSAGE.format(
+                        reason=f"simpleaudio is not installed: {exc}; "
+                        "pip install 'legsup-audio[play]'"
+                    )
+                ) from None
+            self._sa = simpleaudio
+        return self._sa
+
+    def _start_device(self, frame: int) -> None:
+        sa = self._module()
+        error_type: type[BaseException] = getattr(
+            getattr(sa, "_simpleaudio", None), "SimpleaudioError", RuntimeError
+        )
+        try:
+            with _quiet_stderr():
+                self._play_obj = sa.play_buffer(self._slice(frame), self._channels, 2, self._rate)
+        except error_type as exc:
+            self._play_obj = None
+            reason = str(exc).split(" -- CODE")[0].rstrip(". ") or "unknown error"
+            detail = str(exc).split("MSG:", 1)[1].strip() if "MSG:" in str(exc) else ""
+            if detail:
+                reason = f"{reason}: {detail}"
+            raise PlaybackError(NO_DEVICE_MESSAGE.format(reason=reason)) from None
+
+    def _stop_device(self) -> None:
+        if self._play_obj is not None:
+            self._play_obj.stop()
+            self._play_obj = None
+
+    def _device_busy(self) -> bool:
+        return self._play_obj is not None and bool(self._play_obj.is_playing())
+
+    def wait_device(self, timeout: float = 10.0) -> None:
+        """Block until the device has consumed the current buffer (tests, file sinks)."""
+        deadline = time.monotonic() + timeout
+        while self._device_busy() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+
+@dataclass(slots=True)
+class PlayRecord:
+    """One start of the (pretend) device: where it started and where it was stopped."""
+
+    start: int  # frame
+    data: np.ndarray  # the samples handed over: source[start:], a view
+    stopped_at: int | None = None  # frame reached when stopped; None = played to the end
+
+    @property
+    def played(self) -> np.ndarray:
+        """The samples actually 'heard' by this play."""
+        if self.stopped_at is None:
+            return self.data
+        return self.data[: max(0, self.stopped_at - self.start)]
+
+
+class FakeClock:
+    """A clock for tests: time moves only when told to."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class MemoryPlayer(_ClockedPlayer):
+    """A player for tests that records every device start instead of making sound.
+
+    With ``clock=None`` playback is instant: each start plays to the end at once.
+    With a clock (e.g. :class:`FakeClock`) the position follows that clock.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._instant = clock is None
+        super().__init__(clock if clock is not None else (lambda: 0.0))
+        self.plays: list[PlayRecord] = []
+
+    def position(self) -> int:
+        if self._instant and self._running:
+            return self._total
+        return super().position()
+
+    def _start_device(self, frame: int) -> None:
+        assert self._pcm is not None
+        self.plays.append(PlayRecord(frame, self._pcm[frame:]))
+
+    def _stop_device(self) -> None:
+        if self.plays and self.plays[-1].stopped_at is None and self._running:
+            self.plays[-1].stopped_at = self.position()
+
+    def _device_busy(self) -> bool:
+        return False

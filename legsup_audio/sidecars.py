@@ -1,0 +1,130 @@
+"""Sidecar captions beside an exported file: ``NAME.lrc`` and ``NAME.vtt``.
+
+This module owns the text of the two caption files made from a
+:class:`~legsup_audio.timeline.Timeline`'s spoken cues: LRC synced lyrics (what
+phone music players show, centisecond precision) and WebVTT captions (millisecond
+precision, with a NOTE per step).  It writes them atomically (a temporary file in
+the same folder, then ``os.replace``) and never touches the audio itself.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from legsup_audio.errors import OutputError
+from legsup_audio.timeline import Event, Timeline
+
+
+def _one_line(text: str | None) -> str:
+    """Collapse all whitespace (newlines included) to single spaces."""
+    return " ".join((text or "").split())
+
+
+def _spoken(timeline: Timeline) -> list[Event]:
+    return [e for e in timeline.speech() if _one_line(e.text)]
+
+
+# --------------------------------------------------------------------------- LRC
+
+
+def lrc_time(ms: int) -> str:
+    """``mm:ss.xx`` rounded to the nearest centisecond (minutes may exceed 99)."""
+    cs = (max(0, ms) + 5) // 10
+    minutes, cs = divmod(cs, 6000)
+    seconds, cs = divmod(cs, 100)
+    return f"{minutes:02d}:{seconds:02d}.{cs:02d}"
+
+
+def _lrc_tag_value(text: str) -> str:
+    # A "]" would end the ID tag early.
+    return _one_line(text).replace("]", ")").replace("[", "(")
+
+
+def lrc_text(timeline: Timeline, artist: str | None = None) -> str:
+    """Synced lyrics: ID tags, then one ``[mm:ss.xx]text`` line per spoken cue.
+
+    ``artist`` defaults to the timeline's author; the ``[ar:]`` tag is left out
+    when neither is known.
+    """
+    lines = [f"[ti:{_lrc_tag_value(timeline.title)}]"]
+    who = artist if artist is not None else timeline.author
+    if who:
+        lines.append(f"[ar:{_lrc_tag_value(who)}]")
+    seconds = (timeline.duration + 500) // 1000
+    lines.append(f"[length: {seconds // 60:02d}:{seconds % 60:02d}]")
+    lines.append("[re:legsup-audio]")
+    for event in _spoken(timeline):
+        lines.append(f"[{lrc_time(event.start)}]{_one_line(event.text)}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- WebVTT
+
+
+def vtt_time(ms: int) -> str:
+    """``HH:MM:SS.mmm``."""
+    ms = max(0, ms)
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def vtt_text(timeline: Timeline, notes: bool = True) -> str:
+    """WebVTT captions: one cue per spoken cue; with ``notes``, a NOTE naming each step."""
+    blocks = ["WEBVTT"]
+    noted: set[str] = set()
+    step_titles = {s.id: s.title for s in timeline.steps}
+    for event in _spoken(timeline):
+        if notes and event.step not in noted:
+            noted.add(event.step)
+            title = _one_line(step_titles.get(event.step, event.step)).replace("-->", "->")
+            blocks.append(f"NOTE step: {title}")
+        end = max(event.end, event.start + 1)  # a cue must end after it starts
+        blocks.append(
+            f"{vtt_time(event.start)} --> {vtt_time(end)}\n{_vtt_escape(_one_line(event.text))}"
+        )
+    return "\n\n".join(blocks) + "\n"
+
+
+# --------------------------------------------------------------------------- files
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text to ``path`` via a temporary file in the same folder."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_sidecars(audio_path: str | Path, timeline: Timeline) -> list[Path]:
+    """Write ``NAME.lrc`` and ``NAME.vtt`` beside ``audio_path``; return their paths."""
+    audio_path = Path(audio_path)
+    outputs = [
+        (audio_path.with_suffix(".lrc"), lrc_text(timeline)),
+        (audio_path.with_suffix(".vtt"), vtt_text(timeline)),
+    ]
+    written: list[Path] = []
+    for path, text in outputs:
+        try:
+            atomic_write_text(path, text)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write {path}: {exc.strerror or exc}; check that the folder exists and is writable"
+            ) from exc
+        written.append(path)
+    return written

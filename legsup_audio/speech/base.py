@@ -1,0 +1,79 @@
+"""The speech-engine seam: what every engine must provide, and the clip type.
+
+An engine turns one text plus ``SpeechOptions`` into a raw ``Clip`` (mono int16).
+It does not cache, trim or retry on behalf of its callers beyond its own quirks:
+caching and trimming happen once, in ``speaker``, for every engine alike.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechOptions:
+    """Everything that changes how a text sounds; all of it goes into the cache key."""
+
+    voice: str  # the engine's voice id
+    rate: int  # words per minute
+    volume: float  # 0.0 to 1.0
+    pitch: int | None = None  # engine units (espeak: 0-99, 50 normal)
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceInfo:
+    """One voice an engine has installed."""
+
+    id: str
+    name: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Clip:
+    """Mono 16-bit speech at ``rate`` Hz."""
+
+    samples: np.ndarray  # int16, shape (frames,)
+    rate: int
+
+    @property
+    def frames(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration_ms(self) -> int:
+        return clip_ms(self.frames, self.rate)
+
+
+def clip_ms(frames: int, rate: int) -> int:
+    """A clip's length in whole ms, rounded up so its event covers every sample."""
+    return math.ceil(frames * 1000 / rate)
+
+
+class SpeechEngine(ABC):
+    """Base of every speech engine."""
+
+    #: Stable identifier; part of every cache key.
+    id: str = "engine"
+
+    @abstractmethod
+    def version(self) -> str:
+        """Engine (and library) version; part of every cache key."""
+
+    @abstractmethod
+    def voices(self) -> list[VoiceInfo]:
+        """The voices installed for this engine."""
+
+    @abstractmethod
+    def synthesize(self, text: str, options: SpeechOptions) -> Clip:
+        """Speak ``text`` into a raw clip, or raise ``SpeechError``/``SetupError``."""
+
+    def has_voice(self, voice_id: str) -> bool:
+        return voice_id.lower() in {v.id.lower() for v in self.voices()}
+
+    def close(self) -> None:
+        """Release the engine's resources."""

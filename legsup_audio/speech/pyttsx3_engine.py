@@ -1,0 +1,169 @@
+"""The real speech engine: pyttsx3 driving the espeak-ng library, offline.
+
+Owns every quirk of pyttsx3 2.99 on espeak-ng (see shared/notes/STACK.md) so the
+rest of the program never sees them: ``runAndWait`` can return before the WAV is
+complete or even exists, so each clip goes to a fresh path and is checked
+(header, frame count, file size) before it is accepted, with retries and a fresh
+engine after repeated failures; unknown voice ids are rejected instead of being
+silently ignored; the "Audio saved to" lines pyttsx3 prints are swallowed.  One
+engine instance is used from one thread only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+import time
+import uuid
+import wave
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from legsup_audio.errors import SetupError, SpeechError
+from legsup_audio.speech.base import Clip, SpeechEngine, SpeechOptions, VoiceInfo
+
+#: How often one text is tried before giving up, and how long to wait for the file.
+ATTEMPTS = 5
+FILE_WAIT_S = 3.0
+
+MISSING_LIBRARY = (
+    "the espeak-ng speech library is not installed; run `tools/setup.sh` "
+    "(or `sudo apt-get install espeak-ng`)"
+)
+
+
+class Pyttsx3Engine(SpeechEngine):
+    id = "pyttsx3-espeak"
+
+    def __init__(self) -> None:
+        self._engine = None
+        self._voices: list[VoiceInfo] | None = None
+        self._tmp = Path(tempfile.mkdtemp(prefix="legsup-tts-"))
+
+    # -- lifecycle -----------------------------------------------------------------
+    def _get(self):  # noqa: ANN202 - pyttsx3 has no types
+        if self._engine is None:
+            try:
+                import pyttsx3
+            except ImportError as exc:  # pragma: no cover - a broken install
+                raise SetupError(f"pyttsx3 is not installed ({exc}); run `tools/setup.sh`") from None
+            try:
+                with _quiet():
+                    self._engine = pyttsx3.init("espeak")
+            except (OSError, RuntimeError, ImportError, AttributeError) as exc:
+                if "espeak" in str(exc).lower() or isinstance(exc, OSError):
+                    raise SetupError(MISSING_LIBRARY) from None
+                raise SetupError(f"the speech engine could not start: {exc}") from None
+        return self._engine
+
+    def _restart(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            with contextlib.suppress(Exception):
+                engine.stop()
+
+    def close(self) -> None:
+        self._restart()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # -- seam --------------------------------------------------------------------------
+    def version(self) -> str:
+        try:
+            lib = metadata.version("pyttsx3")
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            lib = "unknown"
+        return f"pyttsx3-{lib}/espeak-ng-{_espeak_version()}"
+
+    def voices(self) -> list[VoiceInfo]:
+        if self._voices is None:
+            engine = self._get()
+            self._voices = [
+                VoiceInfo(v.id, v.name, tuple(str(lang) for lang in (v.languages or ())))
+                for v in engine.getProperty("voices")
+            ]
+        return self._voices
+
+    def synthesize(self, text: str, options: SpeechOptions) -> Clip:
+        if not self.has_voice(options.voice):
+            raise SpeechError(f"espeak-ng has no voice '{options.voice}'; `legsup voices` lists the installed ones")
+        last_problem = "no audio"
+        for attempt in range(ATTEMPTS):
+            if attempt >= 2:
+                self._restart()  # a wedged engine gets a fresh start
+            engine = self._get()
+            path = self._tmp / f"{uuid.uuid4().hex}.wav"  # fresh path: never a stale clip
+            try:
+                engine.setProperty("voice", options.voice)
+                engine.setProperty("rate", options.rate)
+                engine.setProperty("volume", options.volume)
+                if options.pitch is not None:
+                    engine.setProperty("pitch", options.pitch)
+                with _quiet():
+                    engine.save_to_file(text, str(path))
+                    engine.runAndWait()
+                clip = _wait_for_wav(path)
+            except (RuntimeError, ValueError, OSError, wave.Error) as exc:
+                last_problem = str(exc) or type(exc).__name__
+                clip = None
+            finally:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            if clip is not None:
+                return clip
+        raise SpeechError(f"espeak-ng gave no usable audio for {text[:60]!r} after {ATTEMPTS} tries ({last_problem})")
+
+
+def _wait_for_wav(path: Path) -> Clip | None:
+    """The clip at ``path`` once it is complete, or None if it never is."""
+    deadline = time.monotonic() + FILE_WAIT_S
+    while True:
+        clip = _read_complete_wav(path)
+        if clip is not None or time.monotonic() > deadline:
+            return clip
+        time.sleep(0.005)
+
+
+def _read_complete_wav(path: Path) -> Clip | None:
+    try:
+        size = path.stat().st_size
+        with wave.open(str(path), "rb") as w:
+            frames, width, channels, rate = w.getnframes(), w.getsampwidth(), w.getnchannels(), w.getframerate()
+            if frames == 0 or width != 2 or channels != 1 or size < 44 + frames * 2:
+                return None
+            data = w.readframes(frames)
+    except (FileNotFoundError, EOFError, wave.Error):
+        return None
+    if len(data) != frames * 2:
+        return None
+    return Clip(np.frombuffer(data, dtype="<i2").copy(), rate)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Swallow what pyttsx3 prints to stdout ("Audio saved to ...")."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def _espeak_version() -> str:
+    """The espeak-ng library version, read without starting an engine."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
+        lib = ctypes.CDLL(name)
+        lib.espeak_Info.restype = ctypes.c_char_p
+        info = lib.espeak_Info(None)
+        return info.decode() if info else "unknown"
+    except (OSError, AttributeError):
+        return "missing"
+
+
+def espeak_available() -> bool:
+    return _espeak_version() != "missing" or os.environ.get("LEGSUP_ASSUME_ESPEAK") == "1"

@@ -1,0 +1,350 @@
+"""Metadata for exported audio: tags, chapters, lyrics and cover art, via mutagen.
+
+This module owns what a phone's player shows about a finished file: ID3v2.4 on MP3
+(text frames, APIC cover, one CHAP per step under a single top-level ordered CTOC,
+the full cue text as USLT lyrics), iTunes atoms on M4A, and Vorbis comments on
+Ogg Vorbis/Opus (including ``METADATA_BLOCK_PICTURE`` and ``CHAPTERnnn`` chapter
+comments).  It only edits the tags of a file that already exists; it never
+encodes, renders or renames audio (the exporter tags its temporary file before the
+atomic rename).  Times come from the :class:`~legsup_audio.timeline.Timeline` in
+integer milliseconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mutagen
+from mutagen.flac import Picture
+from mutagen.id3 import (
+    APIC,
+    CHAP,
+    CTOC,
+    ID3,
+    TALB,
+    TCON,
+    TDRC,
+    TIT2,
+    TLEN,
+    TPE1,
+    TRCK,
+    USLT,
+    CTOCFlags,
+    Encoding,
+    ID3NoHeaderError,
+    PictureType,
+)
+from mutagen.mp4 import MP4, MP4Cover
+from mutagen.oggopus import OggOpus
+from mutagen.oggvorbis import OggVorbis
+
+from legsup_audio.timeline import Timeline
+
+#: ISO 639-2 language written into the USLT frame (players rarely look at it).
+LYRICS_LANG = "eng"
+#: Element id of the one top-level table of contents.
+TOC_ID = "toc"
+#: ID3 frames this module owns; they are replaced, every other frame is kept.
+_OWNED_ID3 = (
+    "TIT2",
+    "TPE1",
+    "TALB",
+    "TCON",
+    "TDRC",
+    "TRCK",
+    "TLEN",
+    "APIC",
+    "CHAP",
+    "CTOC",
+    "USLT",
+)
+#: Vorbis comment keys this module owns (plus every ``CHAPTERnnn...`` key).
+_OWNED_VORBIS = (
+    "title",
+    "artist",
+    "album",
+    "genre",
+    "date",
+    "tracknumber",
+    "tracktotal",
+    "totaltracks",
+    "lyrics",
+    "metadata_block_picture",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackMeta:
+    """What to call a track: the tag values that do not come from the timeline."""
+
+    title: str
+    artist: str
+    album: str = "legsup-audio"
+    genre: str = "Meditation"
+    year: int | None = None
+    track: int | None = None
+    track_total: int | None = None
+    cover: bytes | None = None
+    cover_mime: str = "image/png"
+
+
+class _ChapterOrderID3(ID3):
+    """ID3 that stores CHAP frames in chapter order.
+
+    mutagen orders frames of equal importance by their size, so chapters would
+    land in the file shuffled.  Players that read CHAP frames without the CTOC
+    (ffmpeg-based ones among them) list chapters in file order, so the CHAP
+    frames are written last, sorted by start time.
+    """
+
+    def _write(self, config: Any) -> bytes:
+        chapters = self.getall("CHAP")
+        try:
+            from mutagen.id3._tags import save_frame
+        except ImportError:  # mutagen moved its internals: keep its own order
+            return bytes(super()._write(config))
+        if not chapters:
+            return bytes(super()._write(config))
+        self.delall("CHAP")
+        try:
+            head = bytes(super()._write(config))
+        finally:
+            for frame in chapters:
+                self.add(frame)
+        ordered = sorted(chapters, key=lambda f: (f.start_time, f.element_id))
+        return head + b"".join(bytes(save_frame(f, config=config)) for f in ordered)
+
+
+def chapter_id(index: int) -> str:
+    """The CHAP element id of the ``index``-th step (0-based): ``chp0``, ``chp1``, ..."""
+    return f"chp{index}"
+
+
+def lyrics_text(timeline: Timeline) -> str:
+    """The whole cue text: one line per spoken cue, a blank line between steps."""
+    blocks: list[list[str]] = []
+    last_step: str | None = None
+    for event in timeline.speech():
+        text = " ".join((event.text or "").split())
+        if not text:
+            continue
+        if event.step != last_step or not blocks:
+            blocks.append([])
+            last_step = event.step
+        blocks[-1].append(text)
+    return "\n\n".join("\n".join(block) for block in blocks)
+
+
+def _track_string(meta: TrackMeta) -> str | None:
+    if meta.track is None:
+        return None
+    if meta.track_total is not None:
+        return f"{meta.track}/{meta.track_total}"
+    return str(meta.track)
+
+
+def _mime(meta: TrackMeta) -> str:
+    mime = meta.cover_mime.lower()
+    if mime == "image/jpg":
+        mime = "image/jpeg"
+    if mime not in ("image/png", "image/jpeg"):
+        raise ValueError(f"cover art must be image/png or image/jpeg, not {meta.cover_mime!r}")
+    return mime
+
+
+# --------------------------------------------------------------------------- MP3 / ID3
+
+
+def write_id3(path: str | Path, timeline: Timeline, meta: TrackMeta) -> None:
+    """Write ID3v2.4 tags, cover, chapters (CHAP + CTOC) and lyrics onto an MP3.
+
+    Frames this module owns are replaced; others already in the file (for example
+    the encoder's ``TSSE``) are kept.  Each step becomes ``chp<i>`` with its start
+    and end in ms and an embedded ``TIT2`` holding the step title.
+    """
+    path = Path(path)
+    try:
+        tags = _ChapterOrderID3(path)
+    except ID3NoHeaderError:
+        tags = _ChapterOrderID3()
+    for frame_id in _OWNED_ID3:
+        tags.delall(frame_id)
+
+    utf8 = Encoding.UTF8
+    tags.add(TIT2(encoding=utf8, text=[meta.title]))
+    tags.add(TPE1(encoding=utf8, text=[meta.artist]))
+    tags.add(TALB(encoding=utf8, text=[meta.album]))
+    tags.add(TCON(encoding=utf8, text=[meta.genre]))
+    if meta.year is not None:
+        tags.add(TDRC(encoding=utf8, text=[str(meta.year)]))
+    track = _track_string(meta)
+    if track is not None:
+        tags.add(TRCK(encoding=utf8, text=[track]))
+    tags.add(TLEN(encoding=utf8, text=[str(timeline.duration)]))
+    if meta.cover is not None:
+        tags.add(
+            APIC(
+                encoding=utf8,
+                mime=_mime(meta),
+                type=PictureType.COVER_FRONT,
+                desc="Cover",
+                data=meta.cover,
+            )
+        )
+
+    child_ids: list[str] = []
+    for i, step in enumerate(timeline.steps):
+        element_id = chapter_id(i)
+        child_ids.append(element_id)
+        tags.add(
+            CHAP(
+                element_id=element_id,
+                start_time=step.start,
+                end_time=step.end,
+                start_offset=0xFFFFFFFF,
+                end_offset=0xFFFFFFFF,
+                sub_frames=[TIT2(encoding=utf8, text=[step.title])],
+            )
+        )
+    if child_ids:
+        tags.add(
+            CTOC(
+                element_id=TOC_ID,
+                flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+                child_element_ids=child_ids,
+                sub_frames=[TIT2(encoding=utf8, text=[timeline.title])],
+            )
+        )
+
+    lyrics = lyrics_text(timeline)
+    if lyrics:
+        tags.add(USLT(encoding=utf8, lang=LYRICS_LANG, desc="", text=lyrics))
+
+    tags.save(path, v2_version=4)
+
+
+# --------------------------------------------------------------------------- M4A
+
+
+def write_mp4_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> None:
+    """Write iTunes-style atoms (title, artist, album, genre, year, track, lyrics, cover).
+
+    Chapters are not written: mutagen cannot write MP4 chapter tracks.
+    """
+    audio = MP4(Path(path))
+    if audio.tags is None:
+        audio.add_tags()
+    tags = audio.tags
+    assert tags is not None
+    tags["\xa9nam"] = [meta.title]
+    tags["\xa9ART"] = [meta.artist]
+    tags["\xa9alb"] = [meta.album]
+    tags["\xa9gen"] = [meta.genre]
+    if meta.year is not None:
+        tags["\xa9day"] = [str(meta.year)]
+    if meta.track is not None:
+        tags["trkn"] = [(meta.track, meta.track_total or 0)]
+    lyrics = lyrics_text(timeline)
+    if lyrics:
+        tags["\xa9lyr"] = [lyrics]
+    if meta.cover is not None:
+        fmt = MP4Cover.FORMAT_PNG if _mime(meta) == "image/png" else MP4Cover.FORMAT_JPEG
+        tags["covr"] = [MP4Cover(meta.cover, imageformat=fmt)]
+    audio.save()
+
+
+# --------------------------------------------------------------------------- Ogg
+
+
+def vorbis_time(ms: int) -> str:
+    """``HH:MM:SS.mmm`` as used by Vorbis chapter comments."""
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+
+
+def _picture_block(meta: TrackMeta) -> str:
+    """A base64 FLAC picture block for ``METADATA_BLOCK_PICTURE``."""
+    assert meta.cover is not None
+    pic = Picture()
+    pic.type = PictureType.COVER_FRONT
+    pic.mime = _mime(meta)
+    pic.desc = "Cover"
+    pic.data = meta.cover
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(meta.cover)) as img:
+            pic.width, pic.height = img.size
+            pic.depth = 8 * len(img.getbands())
+    except (ImportError, OSError):
+        pass  # width/height/depth are optional hints (0 = unknown)
+    return base64.b64encode(pic.write()).decode("ascii")
+
+
+def write_ogg_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> None:
+    """Write Vorbis comments on an Ogg Vorbis or Ogg Opus file.
+
+    Chapters use the Vorbis chapter extension: ``CHAPTER001=HH:MM:SS.mmm`` and
+    ``CHAPTER001NAME=<step title>``, numbered from 001.
+    """
+    path = Path(path)
+    audio = mutagen.File(path, options=[OggVorbis, OggOpus])
+    if audio is None:
+        raise ValueError(f"{path} is not an Ogg Vorbis or Ogg Opus file")
+    tags = audio.tags
+    assert tags is not None
+    for key in list(tags.keys()):
+        low = key.lower()
+        if low in _OWNED_VORBIS or low.startswith("chapter"):
+            del tags[key]
+    tags["TITLE"] = [meta.title]
+    tags["ARTIST"] = [meta.artist]
+    tags["ALBUM"] = [meta.album]
+    tags["GENRE"] = [meta.genre]
+    if meta.year is not None:
+        tags["DATE"] = [str(meta.year)]
+    if meta.track is not None:
+        tags["TRACKNUMBER"] = [str(meta.track)]
+        if meta.track_total is not None:
+            tags["TRACKTOTAL"] = [str(meta.track_total)]
+    lyrics = lyrics_text(timeline)
+    if lyrics:
+        tags["LYRICS"] = [lyrics]
+    if meta.cover is not None:
+        tags["METADATA_BLOCK_PICTURE"] = [_picture_block(meta)]
+    for i, step in enumerate(timeline.steps, start=1):
+        tags[f"CHAPTER{i:03d}"] = [vorbis_time(step.start)]
+        tags[f"CHAPTER{i:03d}NAME"] = [step.title]
+    audio.save()
+
+
+# --------------------------------------------------------------------------- dispatch
+
+_WRITERS: dict[str, Callable[[str | Path, Timeline, TrackMeta], None]] = {
+    "mp3": write_id3,
+    "m4a": write_mp4_tags,
+    "mp4": write_mp4_tags,
+    "ogg": write_ogg_tags,
+    "oga": write_ogg_tags,
+    "opus": write_ogg_tags,
+}
+
+
+def write_tags(path: str | Path, fmt: str, timeline: Timeline, meta: TrackMeta) -> None:
+    """Tag ``path`` according to its output format; WAV gets no tags."""
+    key = fmt.lower().lstrip(".")
+    if key == "wav":
+        return
+    try:
+        writer = _WRITERS[key]
+    except KeyError:
+        known = ", ".join(sorted([*_WRITERS, "wav"]))
+        raise ValueError(f"cannot tag format {fmt!r}; known formats: {known}") from None
+    writer(path, timeline, meta)

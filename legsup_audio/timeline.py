@@ -1,0 +1,154 @@
+"""The Timeline: what the compiler produces and every later stage consumes.
+
+Pure data, no audio: the steps of a session and its exactly timed events, in
+integer milliseconds.  Each event remembers the script line it came from so that
+errors, previews and captions can point back into the script.  ``as_dict`` gives
+the stable JSON form of SPEC section 5 (seconds, rounded to the millisecond) and
+``from_dict`` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Event kinds, in the order used to break ties between events that start together.
+EVENT_KINDS = ("bell", "inhale", "hold", "exhale", "hold_out", "tone", "speech")
+
+
+def ms_to_s(ms: int) -> float:
+    """Milliseconds to seconds for the JSON form (exact to the millisecond)."""
+    return round(ms / 1000, 3)
+
+
+def s_to_ms(s: float) -> int:
+    return int(round(s * 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One timed thing in the session: a spoken cue, a breathing phase, a tone, a bell."""
+
+    kind: str
+    start: int  # ms from the session start
+    end: int  # ms, >= start
+    step: str  # the id of the step it belongs to
+    line: int  # the script line it came from
+    text: str | None = None  # what is spoken (speech events)
+    data: tuple[tuple[str, Any], ...] = ()  # kind-specific extras (tone pitch, bell level, ...)
+
+    @property
+    def duration(self) -> int:
+        return self.end - self.start
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.data).get(key, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "start": ms_to_s(self.start),
+            "end": ms_to_s(self.end),
+            "step": self.step,
+        }
+        if self.text is not None:
+            out["text"] = self.text
+        out["line"] = self.line
+        for key, value in self.data:
+            out[key] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        known = {"kind", "start", "end", "step", "text", "line"}
+        return cls(
+            kind=d["kind"],
+            start=s_to_ms(d["start"]),
+            end=s_to_ms(d["end"]),
+            step=d["step"],
+            line=d["line"],
+            text=d.get("text"),
+            data=tuple((k, v) for k, v in d.items() if k not in known),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StepSpan:
+    """Where a step sits in the session; becomes a chapter on export."""
+
+    id: str
+    title: str
+    start: int  # ms
+    end: int  # ms
+    line: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "start": ms_to_s(self.start),
+            "end": ms_to_s(self.end),
+            "line": self.line,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StepSpan:
+        return cls(d["id"], d["title"], s_to_ms(d["start"]), s_to_ms(d["end"]), d.get("line", 0))
+
+
+def event_sort_key(e: Event) -> tuple[int, int, int]:
+    return (e.start, EVENT_KINDS.index(e.kind) if e.kind in EVENT_KINDS else 99, e.line)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """A compiled session: title, voice, total duration, steps and sorted events."""
+
+    title: str
+    duration: int  # ms
+    steps: tuple[StepSpan, ...]
+    events: tuple[Event, ...]
+    voice: str = "default"
+    author: str | None = None
+    extras: tuple[tuple[str, Any], ...] = field(default=())  # stage-specific data (background, ...)
+
+    def speech(self) -> list[Event]:
+        return [e for e in self.events if e.kind == "speech"]
+
+    def step(self, step_id: str) -> StepSpan:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.extras).get(key, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"title": self.title}
+        if self.author is not None:
+            out["author"] = self.author
+        out["voice"] = self.voice
+        out["duration"] = ms_to_s(self.duration)
+        out["steps"] = [s.as_dict() for s in self.steps]
+        out["events"] = [e.as_dict() for e in self.events]
+        for key, value in self.extras:
+            out[key] = value
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Timeline:
+        known = {"title", "author", "voice", "duration", "steps", "events"}
+        return cls(
+            title=d["title"],
+            duration=s_to_ms(d["duration"]),
+            steps=tuple(StepSpan.from_dict(s) for s in d["steps"]),
+            events=tuple(Event.from_dict(e) for e in d["events"]),
+            voice=d.get("voice", "default"),
+            author=d.get("author"),
+            extras=tuple((k, v) for k, v in d.items() if k not in known),
+        )
