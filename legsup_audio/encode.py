@@ -8,13 +8,15 @@ is given (a temporary file, see ``output``); tags are written afterwards.
 
 from __future__ import annotations
 
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 import numpy as np
 
@@ -78,6 +80,58 @@ def ffmpeg_args(fmt: Format, rate: int, channels: int, bitrate: str | None, dest
     return args
 
 
+class _PipeWriter:
+    """Writes blocks to ffmpeg from a thread, so rendering the next block overlaps encoding.
+
+    The queue is short, so memory stays bounded whatever the session length.
+    """
+
+    def __init__(self, pipe: IO[bytes], depth: int = 8) -> None:
+        self.pipe = pipe
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self.failed = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="legsup-encode-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (data := self.queue.get()) is not None:
+            if self.failed.is_set():
+                continue  # drain: the producer must never block on a dead pipe
+            try:
+                self.pipe.write(data)
+            except (BrokenPipeError, OSError):
+                self.failed.set()
+        try:
+            self.pipe.close()
+        except (BrokenPipeError, OSError):
+            self.failed.set()
+
+    def put(self, data: bytes) -> bool:
+        self.queue.put(data)
+        return not self.failed.is_set()
+
+    def close(self) -> bool:
+        """Finish writing; True when every byte reached ffmpeg."""
+        self.queue.put(None)
+        self.thread.join()
+        return not self.failed.is_set()
+
+    def abort(self) -> None:
+        self.failed.set()
+        self.queue.put(None)
+        self.thread.join(timeout=5)
+
+
+def _widen_pipe(pipe: IO[bytes]) -> None:
+    """Ask Linux for a 1 MiB pipe so ffmpeg is never starved between two blocks."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass  # a smaller pipe only costs a little overlap
+
+
 def encode(
     source: PcmSource,
     dest: Path,
@@ -95,24 +149,21 @@ def encode(
         except OSError as exc:
             raise SetupError(f"ffmpeg could not be started ({exc.strerror}); {MISSING_FFMPEG}") from None
         assert proc.stdin is not None
-        broken = False
+        _widen_pipe(proc.stdin)
+        writer = _PipeWriter(proc.stdin)
         try:
             for start in range(0, source.total, block):
                 n = min(block, source.total - start)
-                proc.stdin.write(source.read(start, n).tobytes())
+                if not writer.put(source.read(start, n).tobytes()):
+                    break  # ffmpeg stopped reading: its error is reported below
                 if progress:
                     progress(start + n, source.total)
-        except BrokenPipeError:
-            broken = True
         except BaseException:
+            writer.abort()
             proc.kill()
             proc.wait()
             raise
-        finally:
-            try:
-                proc.stdin.close()
-            except BrokenPipeError:
-                broken = True
+        broken = not writer.close()
         code = proc.wait()
         if code != 0 or broken:
             errors.seek(0)

@@ -24,7 +24,7 @@ def _explain(exc: OSError, folder: Path) -> str:
         return f"cannot write to {folder}: permission denied; choose another place with -o"
     if exc.errno == errno.ENOSPC:
         return f"the disk holding {folder} is full; free some space or choose another place with -o"
-    if exc.errno == errno.ENOTDIR:
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
         return f"{folder} is not a folder; choose another place with -o"
     return f"cannot write to {folder}: {exc.strerror or exc}"
 

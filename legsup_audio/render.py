@@ -17,7 +17,6 @@ from math import gcd
 from typing import Protocol
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from legsup_audio.speech.cache import ClipRef
 from legsup_audio.timeline import Timeline
@@ -50,6 +49,7 @@ class VoiceTrack:
     def __init__(self, timeline: Timeline, clips: Mapping[str, ClipRef], rate: int = SAMPLE_RATE) -> None:
         speech = timeline.speech()
         self.rate = rate
+        self._start_ms = [e.start for e in speech]
         self._starts = [ms_to_frame(e.start, rate) for e in speech]
         self._texts = [e.text or "" for e in speech]
         self._ends = [s + self._resampled_length(clips[t]) for s, t in zip(self._starts, self._texts)]
@@ -71,6 +71,8 @@ class VoiceTrack:
             up, down = self._ratio(clip.rate)
             samples = clip.samples.astype(np.float32) / 32768.0
             if (up, down) != (1, 1):
+                from scipy.signal import resample_poly
+
                 samples = resample_poly(samples, up, down).astype(np.float32)
             self._live[text] = samples
             if len(self._live) > CLIP_MEMORY:
@@ -78,6 +80,30 @@ class VoiceTrack:
         else:
             self._live.move_to_end(text)
         return samples
+
+    def energies(self, step: int, count: int) -> np.ndarray:
+        """K-weighted energy per ``step`` frames (a multiple of 1 ms), without rendering.
+
+        Each clip's energy per millisecond is measured once and kept in the clip
+        cache; here it is only added up where the clip is placed.  Clips are
+        separated by silence, so this matches filtering the whole track (to
+        within the part of a frame where a millisecond edge falls).
+        """
+        out = np.zeros(count)
+        per_ms = step * 1000 // self.rate
+        for start_ms, text in zip(self._start_ms, self._texts):
+            energy = self._refs[text].stats().energy_ms
+            slots = (start_ms + np.arange(energy.shape[0])) // per_ms
+            keep = slots < count
+            if keep.any():
+                first = int(slots[0])
+                sums = np.bincount(slots[keep] - first, weights=energy[keep])
+                out[first : first + sums.shape[0]] += sums
+        return out
+
+    def peak(self) -> float:
+        """The largest true peak of any clip (linear)."""
+        return max((self._refs[t].stats().true_peak for t in dict.fromkeys(self._texts)), default=0.0)
 
     def render(self, start: int, n: int) -> np.ndarray:
         out = np.zeros((n, 1), dtype=np.float32)

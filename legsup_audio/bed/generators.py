@@ -316,12 +316,13 @@ class OnePoleBank:
     ``apply`` filters from rest, blockwise: inside blocks of ``block`` samples by a
     matrix product with the impulse response, across blocks by a short recursion on
     the block-end states; equal to ``scipy.signal.lfilter`` to float32 precision and
-    several times faster, because it runs in BLAS instead of one sample at a time.
+    faster (1.5-3x on a 2-core machine), because most of the work runs in BLAS
+    instead of one sample at a time.
     """
 
     block = 16  # fastest here: a 16x16 product beats 8 (more recursion) and 32 (more work)
 
-    def __init__(self, direct: float, residues: Sequence[float], poles: Sequence[float]) -> None:
+    def __init__(self, direct: float, residues: Sequence[float] | np.ndarray, poles: Sequence[float] | np.ndarray) -> None:
         self.direct = float(direct)
         self.residues = np.asarray(residues, dtype=np.float64)
         self.poles = np.asarray(poles, dtype=np.float64)
@@ -335,7 +336,7 @@ class OnePoleBank:
         self._from_state = (self.residues[:, None] * self.poles[:, None] ** (j + 1)).astype(np.float32)
         carry = self.poles**self.block  # how much of a state survives one block
         self._denominator = np.poly(carry)
-        self._numerators = [np.poly(np.delete(carry, i)) for i in range(len(carry))]
+        self._numerators = [np.atleast_1d(np.poly(np.delete(carry, i))) for i in range(len(carry))]
 
     @classmethod
     def from_tf(cls, b: Sequence[float], a: Sequence[float]) -> OnePoleBank:

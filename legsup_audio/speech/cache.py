@@ -24,8 +24,8 @@ import platformdirs
 
 from legsup_audio.speech.base import Clip, SpeechOptions, clip_ms
 
-#: Bump when the way clips are post-processed (trimming) changes.
-CLIP_FORMAT = "trim-v1"
+#: Bump when the way clips are post-processed (trimming, levelling) changes.
+CLIP_FORMAT = "voice-v2"
 CACHE_ENV = "LEGSUP_CACHE_DIR"
 
 
@@ -67,6 +67,57 @@ class ClipRef:
 
             raise SpeechError(f"the cached clip {self.path} changed or vanished while in use; run the command again")
         return clip
+
+    @property
+    def stats_path(self) -> Path:
+        return self.path.with_suffix(".stats.npy")
+
+    def stats(self) -> ClipStats:
+        """The clip's loudness profile and true peak, computed once and kept beside it."""
+        try:
+            data = np.load(self.stats_path, allow_pickle=False)
+            if data.ndim == 1 and data.shape[0] == 2 + self.duration_ms + STATS_TAIL_MS and data[0] == self.frames:
+                return ClipStats(float(data[1]), data[2:])
+        except (OSError, ValueError, EOFError):
+            pass  # missing or damaged: measure again
+        stats = measure_clip(self.load())
+        data = np.concatenate([[float(self.frames), stats.true_peak], stats.energy_ms])
+        with contextlib.suppress(OSError):  # a read-only cache only costs the measurement
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".npy")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.save(f, data, allow_pickle=False)
+                os.replace(tmp, self.stats_path)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        return stats
+
+
+#: The K-weighting filter rings on briefly after a clip ends; its energy counts too.
+STATS_TAIL_MS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ClipStats:
+    """What the master needs to know of a clip without rendering the session."""
+
+    true_peak: float  # linear, 4x oversampled
+    energy_ms: np.ndarray  # K-weighted sum of squares per millisecond from the clip's start (+ tail)
+
+
+def measure_clip(clip: Clip) -> ClipStats:
+    from legsup_audio.dsp import HOT, k_weighted_squares, true_peaks
+
+    x = clip.samples.astype(np.float64) / 32768.0
+    n_ms = clip_ms(clip.frames, clip.rate) + STATS_TAIL_MS
+    squares = k_weighted_squares(x, clip.rate, tail=n_ms * clip.rate // 1000 + 1 - clip.frames)
+    # Millisecond k holds frames [k * rate / 1000, (k + 1) * rate / 1000), as the session grid does.
+    edges = (np.arange(n_ms + 1) * clip.rate) // 1000
+    csum = np.concatenate([[0.0], np.cumsum(squares)])
+    energy = np.diff(csum[np.minimum(edges, squares.shape[0])])
+    peak = float(true_peaks(x[:, None], float(np.abs(x).max()) * HOT).max())
+    return ClipStats(peak, energy)
 
 
 class ClipCache:

@@ -55,6 +55,7 @@ class Pyttsx3Engine(SpeechEngine):
             try:
                 with _quiet():
                     self._engine = pyttsx3.init("espeak")
+                _silence_driver()
             except (OSError, RuntimeError, ImportError, AttributeError) as exc:
                 if "espeak" in str(exc).lower() or isinstance(exc, OSError):
                     raise SetupError(MISSING_LIBRARY) from None
@@ -141,6 +142,18 @@ def _read_complete_wav(path: Path) -> Clip | None:
     if len(data) != frames * 2:
         return None
     return Clip(np.frombuffer(data, dtype="<i2").copy(), rate)
+
+
+def _silence_driver() -> None:
+    """Stop the espeak driver printing "Audio saved to ..." for every clip.
+
+    The driver prints from espeak's callback, which can fire after
+    ``runAndWait`` has returned (the race above), so redirecting stdout around
+    the call is not enough: the module's own ``print`` is shadowed instead.
+    """
+    import pyttsx3.drivers.espeak as driver
+
+    driver.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

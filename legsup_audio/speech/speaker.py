@@ -1,9 +1,14 @@
-"""Speak stage: every distinct text of a script to a verified, trimmed, cached clip.
+"""Speak stage: every distinct text of a script to a verified, mix-ready, cached clip.
 
 Owns the one place where engines are called: one call per distinct text that is
-not already cached, each result checked (audible, non-empty) and trimmed of
-leading and trailing silence before it is stored.  Callers get ``ClipRef``s whose
-lengths drive the compiler and whose samples feed the renderer.
+not already cached, each result checked (audible, non-empty), then made ready to
+mix once, before it is stored: trimmed of leading and trailing silence,
+resampled to the session rate, levelled to a common loudness (so every cue
+sounds equally loud, and the voice profile's volume is a level relative to the
+background) and peak-limited (espeak-ng's voice has a very high crest factor;
+taming it here, once per clip, keeps the master limiter out of the way).
+Callers get ``ClipRef``s whose lengths drive the compiler and whose samples
+feed the renderer.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from legsup_audio.dsp import k_weighted_squares, limiter_gain
 from legsup_audio.errors import SpeechError
+from legsup_audio.render import SAMPLE_RATE
 from legsup_audio.speech.base import Clip, SpeechEngine, SpeechOptions
 from legsup_audio.speech.cache import ClipCache, ClipRef, clip_key
 
@@ -21,6 +28,43 @@ from legsup_audio.speech.cache import ClipCache, ClipRef, clip_key
 #: and this much is kept before the first / after the last audible sample.
 TRIM_THRESHOLD_DB = -40.0
 TRIM_MARGIN_MS = 5
+#: Every clip is levelled to this loudness (K-weighted, over the trimmed speech)
+#: at volume 1.0, and its true peak held under VOICE_PEAK_DBTP.  A session must
+#: end at -16 LUFS with true peak under the master ceiling (-3 dBTP before
+#: encoding), and a session's gated loudness sits 2-5 dB under its clips', so
+#: clips may peak about 8 dB over their loudness: then the master only applies
+#: a gain and its limiter has nothing to do.
+VOICE_LUFS = -20.0
+VOICE_PEAK_DBTP = -12.0
+VOICE_LIMITER_WINDOW_S = 0.004
+
+
+def clip_loudness(x: np.ndarray, rate: int) -> float:
+    """K-weighted loudness of a short clip, ungated (it is trimmed speech)."""
+    power = float(np.mean(k_weighted_squares(x, rate)))
+    return -0.691 + 10 * np.log10(power) if power > 0 else float("-inf")
+
+
+def voice(clip: Clip, volume: float = 1.0, rate: int = SAMPLE_RATE) -> Clip:
+    """A trimmed clip made ready to mix: at ``rate``, levelled and peak-limited."""
+    x = clip.samples.astype(np.float64) / 32768.0
+    if clip.rate != rate:
+        from scipy.signal import resample_poly
+
+        g = np.gcd(rate, clip.rate)
+        x = resample_poly(x, rate // g, clip.rate // g)
+    window = max(1, int(rate * VOICE_LIMITER_WINDOW_S))
+    target = VOICE_LUFS + 20 * np.log10(max(volume, 1e-3))
+    ceiling = 10 ** ((target + VOICE_PEAK_DBTP - VOICE_LUFS) / 20)
+    gain = 1.0
+    for _ in range(3):  # limiting lowers the loudness a little: correct for it
+        y = x * gain
+        y = y * limiter_gain(y[:, None], ceiling, window)
+        missed = target - clip_loudness(y, rate)
+        if abs(missed) < 0.1:
+            break
+        gain *= 10 ** (missed / 20)
+    return Clip(np.clip(np.rint(y * 32767), -32768, 32767).astype(np.int16), rate)
 
 
 def trim_silence(clip: Clip) -> Clip | None:
@@ -60,6 +104,7 @@ class Speaker:
             ref = self.cache.get(key)
             if ref is None:
                 ref = self.cache.put(key, self._synthesize(text))
+                ref.stats()  # measured now, while the clip is fresh, for every later export
             refs[text] = ref
             if progress:
                 progress(done, len(unique))
@@ -73,4 +118,4 @@ class Speaker:
             trimmed = trim_silence(raw)
         if trimmed is None:
             raise SpeechError(f"the speech engine produced no audible sound for {text[:60]!r}")
-        return trimmed
+        return voice(trimmed, self.options.volume)

@@ -1,0 +1,105 @@
+"""Benchmark: exporting a long session against ffmpeg encoding the same audio alone.
+
+Generates sessions of 15 and 60 minutes (a spoken cue every 10 seconds), warms
+the clip cache, then for each length measures in the same run:
+
+- the wall time of a real ``legsup export`` subprocess (MP3, default settings);
+- the wall time of ffmpeg alone encoding the identical finished audio (exported
+  once as WAV) with the same encoder settings: the reference;
+- the export's peak resident memory.
+
+It prints figures as ratios against the reference, so they mean the same on a
+slow or a fast machine.  Targets (issue 2): ratio <= 1.2, peak RSS < 200 MB and
+flat between 15 and 60 minutes.
+
+    python bench/export_bench.py [--minutes 15 60] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WORDS = ("gently", "slowly", "softly", "easily", "quietly", "calmly")
+PARTS = ("your shoulders", "your jaw", "your hands", "your belly", "your hips", "your feet", "your breath")
+
+
+def make_script(minutes: int, cue_every_s: int = 10) -> str:
+    """A session of ``minutes``, one step per five minutes, a distinct cue every ``cue_every_s``."""
+    lines = [f"title: Benchmark {minutes} minutes", "lead_in: 1s", "tail: 3s", "steps:"]
+    per_step = 300 // cue_every_s
+    n = 0
+    for step in range(minutes // 5):
+        lines += [f"  - title: Part {step + 1}", "    duration: 5m", "    cues:"]
+        for k in range(per_step):
+            text = f"Cue {n + 1}: let {PARTS[n % len(PARTS)]} rest {WORDS[n % len(WORDS)]}."
+            lines += [f"      - at: {k * cue_every_s}s", f"        say: \"{text}\""]
+            n += 1
+    return "\n".join(lines) + "\n"
+
+
+def run_child(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one child process (and the ones it waited for)."""
+    code = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+        "dt = time.perf_counter() - t\n"
+        "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True)
+    seconds, rss, status = out.stdout.split()
+    if status != "0":
+        raise SystemExit(f"command failed: {' '.join(args)}")
+    return float(seconds), int(rss)
+
+
+def bench(minutes: int, work: Path, env: dict[str, str]) -> dict[str, float]:
+    script = work / f"bench-{minutes}.yaml"
+    script.write_text(make_script(minutes), encoding="utf-8")
+    legsup = [sys.executable, "-m", "legsup_audio"]
+    # Warm the clip cache (synthesis is not what is measured) and make the reference audio.
+    subprocess.run([*legsup, "timeline", str(script), "--json"], env=env, check=True, stdout=subprocess.DEVNULL)
+    wav = work / f"bench-{minutes}.wav"
+    subprocess.run([*legsup, "export", str(script), "-o", str(wav), "--format", "wav"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    mp3 = work / f"bench-{minutes}.mp3"
+    export_s, export_rss = run_child([*legsup, "export", str(script), "-o", str(mp3)], env)
+    # The reference: ffmpeg alone, same audio, same encoder and bitrate (mono 64k, see encode.FORMATS).
+    ffmpeg_s, _ = run_child(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "libmp3lame", "-b:a", "64k",
+                             str(work / "reference.mp3")], env)
+    return {"minutes": minutes, "export_s": export_s, "ffmpeg_s": ffmpeg_s, "ratio": export_s / ffmpeg_s,
+            "rss_mb": export_rss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=int, nargs="+", default=[15, 60])
+    parser.add_argument("--keep", type=Path, help="keep the generated files in this folder")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="legsup-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "LEGSUP_CACHE_DIR": str(work / "cache")}
+    print(f"{'session':>8} {'export':>8} {'ffmpeg':>8} {'ratio':>6} {'peak RSS':>9}")
+    results = []
+    for minutes in args.minutes:
+        r = bench(minutes, work, env)
+        results.append(r)
+        print(f"{minutes:>6} m {r['export_s']:>7.2f}s {r['ffmpeg_s']:>7.2f}s {r['ratio']:>6.2f} {r['rss_mb']:>6.0f} MB")
+    if len(results) > 1:
+        growth = results[-1]["rss_mb"] / results[0]["rss_mb"]
+        print(f"peak RSS {results[-1]['minutes']} m / {results[0]['minutes']} m: {growth:.2f}")
+    if not args.keep:
+        for path in sorted(work.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        work.rmdir()
+
+
+if __name__ == "__main__":
+    main()
