@@ -141,11 +141,8 @@ def read_duration(node: Node, ctx: Ctx, what: str) -> int | None:
     if not isinstance(node, ScalarNode):
         ctx.error(node, f"{what} must be a duration, not {_kind(node)}")
         return None
-    value: object = node.value
-    if node.tag == "tag:yaml.org,2002:bool":
-        value = node.value == "true"  # force the type error message
     try:
-        return parse_duration(value if not isinstance(value, bool) else True)
+        return parse_duration(node.value)  # as written: `no` or `yes` are not durations either
     except ValueError as exc:
         ctx.error(node, f"{what}: {exc}")
         return None
@@ -175,11 +172,23 @@ def load_yaml(text: str, ctx: Ctx) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "invalid YAML"
-        ctx.problems.append(Problem(ctx.file, line, col, f"YAML syntax error: {problem}"))
+        message = exc.problem or "invalid YAML"
+        if exc.context and message.startswith("but "):  # "expected X, but found Y" reads as one
+            message = f"{exc.context}, {message}"
+        if "'\\t'" in message:
+            message += " (indent with spaces, not tabs)"
+        ctx.problems.append(Problem(ctx.file, line, col, f"YAML syntax error: {message}"))
         return None
-    except yaml.YAMLError as exc:  # a reader error (bad characters) has no problem_mark
-        ctx.problems.append(Problem(ctx.file, 1, 1, f"YAML error: {exc}"))
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; no mark, only a position
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        col = exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        ctx.problems.append(Problem(ctx.file, line, col, f"the control character U+{ord(char):04X} is not "
+                                                         "allowed in YAML; remove it"))
+        return None
+    except yaml.YAMLError as exc:  # pragma: no cover - PyYAML raises only the two above on text
+        ctx.problems.append(Problem(ctx.file, 1, 1, f"YAML error: {' '.join(str(exc).split())}"))
         return None
 
 
@@ -200,7 +209,8 @@ def read_source(path: Path, display: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        col = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1  # characters, as YAML counts
         raise ScriptError([Problem(display, line, col, "the file is not UTF-8 text; save it as UTF-8")]) from None
 
 
