@@ -127,6 +127,42 @@ def export(
 
 @app.command()
 @reports_errors
+def play(
+    script: ScriptArg = None,
+    from_step: Annotated[
+        str | None, typer.Option("--from", help="Start at this step (its id, or its number from 1).")
+    ] = None,
+) -> None:
+    """Play a session through the sound card, with a progress display and keys."""
+    from legsup_audio.encode import FORMATS
+    from legsup_audio.master import TARGET_LUFS
+    from legsup_audio.pipeline import build, mastered
+    from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
+
+    session = build(script, progress=_progress("speaking"))
+    start_ms = 0 if from_step is None else _step_start(session.timeline, from_step)
+    # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
+    source, _ = mastered(session, TARGET_LUFS + FORMATS["wav"].loudness_loss_db)
+    status = play_session(session.timeline, source, player=SimpleaudioPlayer(), start_ms=start_ms,
+                          interactive=is_interactive())
+    raise typer.Exit(status)
+
+
+def _step_start(tl: Any, wanted: str) -> int:
+    """The start of the step named by id or 1-based number."""
+    from legsup_audio.parse import suggest
+
+    ids = [s.id for s in tl.steps]
+    if wanted.isdigit() and 1 <= int(wanted) <= len(ids):
+        return tl.steps[int(wanted) - 1].start
+    for step in tl.steps:
+        if step.id == wanted:
+            return step.start
+    raise UsageError(f"no step '{wanted}'{suggest(wanted, ids)}; steps: {', '.join(ids)}")
+
+
+@app.command()
+@reports_errors
 def timeline(
     script: ScriptArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,

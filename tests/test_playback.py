@@ -477,7 +477,7 @@ sys.exit(rc)
 
 
 def spawn_interactive(tmp_path: Path):  # type: ignore[no-untyped-def]
-    pexpect = pytest.importorskip("pexpect")
+    import pexpect  # a test dependency: never skipped
     script = tmp_path / "interactive.py"
     script.write_text(INTERACTIVE_DRIVER)
     child = pexpect.spawn(
