@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,14 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class Stopped(BaseException):
+    """A signal asked us to stop; a BaseException so that nothing swallows it on the way up."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def reports_errors(func: F) -> F:
     """Turn a LegsupError into clean lines on stderr and its exit status."""
 
@@ -50,6 +59,9 @@ def reports_errors(func: F) -> F:
         except KeyboardInterrupt:
             typer.echo("legsup: stopped", err=True)
             raise typer.Exit(130) from None
+        except Stopped as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -261,7 +273,13 @@ def list_voices(
 
 
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C, so temporary files are removed and the target left as it was.
+    signal.signal(signal.SIGTERM, _terminated)
     app()
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Stopped("legsup: stopped (terminated)", exit_code=128 + signum)
 
 
 if __name__ == "__main__":

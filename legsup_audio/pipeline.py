@@ -39,8 +39,7 @@ def load(found: Found | str | Path | None) -> CueScript:
     """Parse and check a script given as a path, a name, or None for the default."""
     if not isinstance(found, Found):
         found = resolve_script(None if found is None else str(found))
-    display = str(found.path) if found.origin == "path" else f"{found.path}"
-    return parse_script(found.path, known_voices=profile_names(), script_id=found.name, display=display)
+    return parse_script(found.path, known_voices=profile_names(), script_id=found.name)
 
 
 def build(

@@ -107,3 +107,30 @@ def test_bad_format_option(work: Path) -> None:
     result = legsup("export", "tiny.yaml", "--format", "flac", cwd=work)
     assert_clean_failure(result, 2, "unknown format 'flac'")
     assert_untouched(work)
+
+
+@pytest.mark.parametrize("sig, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_interrupted_export_leaves_the_target_as_it_was(work: Path, tmp_path: Path, sig: str, status: int) -> None:
+    import signal
+    import time
+
+    # Long enough (20 minutes of audio) that the signal lands while it is encoding.
+    steps = "\n".join(f"  - title: Part {i}\n    duration: 5m\n    cues:\n      - Rest now, part {i}." for i in range(4))
+    (work / "long.yaml").write_text(f"title: Long\nsteps:\n{steps}\n", encoding="utf-8")
+    (work / "out" / "long.mp3").write_bytes(OLD)
+    env = {**os.environ, "LEGSUP_CACHE_DIR": str(tmp_path / "cache")}
+    subprocess.run([sys.executable, "-m", "legsup_audio", "timeline", "long.yaml"], cwd=work, env=env,
+                   check=True, capture_output=True, timeout=300)  # warm the cache: the export starts at once
+    proc = subprocess.Popen([sys.executable, "-m", "legsup_audio", "export", "long.yaml", "-o", "out/long.mp3"],
+                            cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not any(p.name.startswith(".long.") for p in (work / "out").iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the export never started writing"
+        time.sleep(0.01)
+    time.sleep(0.5)
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert "Traceback" not in err and err.strip().startswith("legsup: stopped")
+    assert (work / "out" / "long.mp3").read_bytes() == OLD
+    assert sorted(p.name for p in (work / "out").iterdir()) == ["long.mp3", "tiny.mp3"]
