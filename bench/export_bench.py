@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 WORDS = ("gently", "slowly", "softly", "easily", "quietly", "calmly")

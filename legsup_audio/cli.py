@@ -9,7 +9,6 @@ no traceback; anything else escaping is a bug and is shown as one.
 from __future__ import annotations
 
 import functools
-import json
 import signal
 import sys
 from collections.abc import Callable

@@ -75,5 +75,5 @@ class SpeechEngine(ABC):
     def has_voice(self, voice_id: str) -> bool:
         return voice_id.lower() in {v.id.lower() for v in self.voices()}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
         """Release the engine's resources."""
