@@ -12,7 +12,7 @@ It prints figures as ratios against the reference, so they mean the same on a
 slow or a fast machine.  Targets (issue 2): ratio <= 1.2, peak RSS < 200 MB and
 flat between 15 and 60 minutes.
 
-    python bench/export_bench.py [--minutes 15 60] [--keep DIR]
+    python bench/export_bench.py [--minutes 15 60] [--keep DIR] [--background]
 """
 
 from __future__ import annotations
@@ -28,9 +28,14 @@ WORDS = ("gently", "slowly", "softly", "easily", "quietly", "calmly")
 PARTS = ("your shoulders", "your jaw", "your hands", "your belly", "your hips", "your feet", "your breath")
 
 
-def make_script(minutes: int, cue_every_s: int = 10) -> str:
+BED = ["background:", "  drone: {note: A2, level: -32dB}", "  noise: {color: pink, level: -38dB}",
+       "  bells: {at: steps, level: -22dB}", "  fade_in: 5s", "  fade_out: 5s"]
+
+
+def make_script(minutes: int, cue_every_s: int = 10, background: bool = False) -> str:
     """A session of ``minutes``, one step per five minutes, a distinct cue every ``cue_every_s``."""
-    lines = [f"title: Benchmark {minutes} minutes", "lead_in: 1s", "tail: 3s", "steps:"]
+    lines = [f"title: Benchmark {minutes} minutes", "lead_in: 1s", "tail: 3s", *(BED if background else []),
+             "steps:"]
     per_step = 300 // cue_every_s
     n = 0
     for step in range(minutes // 5):
@@ -58,9 +63,9 @@ def run_child(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     return float(seconds), int(rss)
 
 
-def bench(minutes: int, work: Path, env: dict[str, str]) -> dict[str, float]:
+def bench(minutes: int, work: Path, env: dict[str, str], background: bool = False) -> dict[str, float]:
     script = work / f"bench-{minutes}.yaml"
-    script.write_text(make_script(minutes), encoding="utf-8")
+    script.write_text(make_script(minutes, background=background), encoding="utf-8")
     legsup = [sys.executable, "-m", "legsup_audio"]
     # Warm the clip cache (synthesis is not what is measured) and make the reference audio.
     subprocess.run([*legsup, "timeline", str(script), "--json"], env=env, check=True, stdout=subprocess.DEVNULL)
@@ -69,9 +74,10 @@ def bench(minutes: int, work: Path, env: dict[str, str]) -> dict[str, float]:
                    stdout=subprocess.DEVNULL)
     mp3 = work / f"bench-{minutes}.mp3"
     export_s, export_rss = run_child([*legsup, "export", str(script), "-o", str(mp3)], env)
-    # The reference: ffmpeg alone, same audio, same encoder and bitrate (mono 64k, see encode.FORMATS).
-    ffmpeg_s, _ = run_child(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "libmp3lame", "-b:a", "64k",
-                             str(work / "reference.mp3")], env)
+    # The reference: ffmpeg alone, same audio, same encoder and bitrate (64k mono, 128k stereo: encode.FORMATS).
+    stereo = wav.read_bytes()[22:24] == b"\x02\x00"  # the WAV header's channel count
+    ffmpeg_s, _ = run_child(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "libmp3lame", "-b:a",
+                             "128k" if stereo else "64k", str(work / "reference.mp3")], env)
     return {"minutes": minutes, "export_s": export_s, "ffmpeg_s": ffmpeg_s, "ratio": export_s / ffmpeg_s,
             "rss_mb": export_rss / 1024}
 
@@ -80,6 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=int, nargs="+", default=[15, 60])
     parser.add_argument("--keep", type=Path, help="keep the generated files in this folder")
+    parser.add_argument("--background", action="store_true",
+                        help="give the sessions a bed: a drone, pink noise and bells at every step")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="legsup-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -87,7 +95,7 @@ def main() -> None:
     print(f"{'session':>8} {'export':>8} {'ffmpeg':>8} {'ratio':>6} {'peak RSS':>9}")
     results = []
     for minutes in args.minutes:
-        r = bench(minutes, work, env)
+        r = bench(minutes, work, env, args.background)
         results.append(r)
         print(f"{minutes:>6} m {r['export_s']:>7.2f}s {r['ffmpeg_s']:>7.2f}s {r['ratio']:>6.2f} {r['rss_mb']:>6.0f} MB")
     if len(results) > 1:

@@ -114,26 +114,44 @@ def export(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="mp3, m4a, ogg or wav.")] = "mp3",
     bitrate: Annotated[str | None, typer.Option(help="Encoder bitrate, e.g. 96k. Default: 64k mono, 128k stereo.")] = None,
+    playlist: Annotated[
+        str | None, typer.Option(help="Name of the batch's .m3u8 playlist (default: playlist).")
+    ] = None,
+    to: Annotated[
+        Path | None, typer.Option("--to", help="Then copy the finished files to this folder (a phone or SD card).")
+    ] = None,
+    no_background: Annotated[
+        bool, typer.Option("--no-background", help="Leave the script's background bed out: the voice only.")
+    ] = False,
 ) -> None:
-    """Render scripts to audio files (default output/<script-id>.mp3)."""
-    from legsup_audio.encode import FORMATS
-    from legsup_audio.export import DEFAULT_FOLDER, default_path, export_session
-    from legsup_audio.pipeline import build
+    """Render scripts to tagged audio files with .lrc/.vtt captions (default output/<script-id>.mp3).
 
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
-    names = scripts or [None]
-    if len(names) > 1:
-        raise UsageError("give one script per export for now")
-    session = build(names[0], progress=_progress("speaking"))
-    dest = output if output is not None else default_path(session, fmt, DEFAULT_FOLDER)
-    if output is not None and (output.is_dir() or str(output).endswith("/")):
-        dest = default_path(session, fmt, output)
-    result = export_session(session, dest, fmt=fmt, bitrate=bitrate, progress=_progress("encoding"))
-    out.print(
-        f"wrote {result.path} ({format_ms(result.duration_ms)}, "
-        f"{'stereo' if result.channels == 2 else 'mono'}, {result.gain_db:+.1f} dB to -16 LUFS)"
-    )
+    Several scripts make numbered tracks (01 - Title.mp3, ...) and a playlist.m3u8 in the -o folder.
+    """
+    from legsup_audio.export import ExportResult, export_scripts
+    from legsup_audio.progress import ProgressDisplay
+
+    def wrote(result: ExportResult) -> None:
+        out.print(
+            f"wrote {result.path} ({format_ms(result.duration_ms)}, "
+            f"{'stereo' if result.channels == 2 else 'mono'}, {result.gain_db:+.1f} dB to -16 LUFS)"
+        )
+        if result.lufs is not None:
+            typer.echo(
+                f"warning: {result.path} reaches only {result.lufs:.1f} LUFS: its background is loud for how "
+                "little is spoken, and raising it further would squash the voice; lower the background levels",
+                err=True,
+            )
+
+    names: list[str | None] = list(scripts or [None])
+    with ProgressDisplay(err, tracks=len(names), stdout_is_terminal=out.is_terminal) as display:
+        batch = export_scripts(names, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
+                               progress=display, on_track=wrote, background=not no_background)
+    if batch.playlist is not None:
+        total = sum(track.duration_ms for track in batch.tracks)
+        out.print(f"wrote {batch.playlist} ({len(batch.tracks)} tracks, {format_ms(total)})")
+    if batch.copied is not None:
+        out.print(batch.copied.summary())
 
 
 @app.command()
@@ -143,6 +161,9 @@ def play(
     from_step: Annotated[
         str | None, typer.Option("--from", help="Start at this step (its id, or its number from 1).")
     ] = None,
+    no_background: Annotated[
+        bool, typer.Option("--no-background", help="Leave the script's background bed out: the voice only.")
+    ] = False,
 ) -> None:
     """Play a session through the sound card, with a progress display and keys."""
     from legsup_audio.encode import FORMATS
@@ -153,7 +174,7 @@ def play(
     session = build(script, progress=_progress("speaking"))
     start_ms = 0 if from_step is None else _step_start(session.timeline, from_step)
     # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
-    source, _ = mastered(session, TARGET_LUFS + FORMATS["wav"].loudness_loss_db)
+    source, _ = mastered(session, TARGET_LUFS + FORMATS["wav"].loudness_loss_db, background=not no_background)
     status = play_session(session.timeline, source, player=SimpleaudioPlayer(), start_ms=start_ms,
                           interactive=is_interactive())
     raise typer.Exit(status)
@@ -191,7 +212,7 @@ def timeline(
         table.add_column(column, no_wrap=column != "text")
     for event in tl.events:
         table.add_row(format_ms(event.start), format_ms(event.end), event.kind, event.step, str(event.line),
-                      event.text or "")
+                      event.text or " ".join(f"{key} {value}" for key, value in event.data))
     out.print(table)
 
 
@@ -212,6 +233,10 @@ def validate(
             continue
         out.print(f"{session.script.path}: ok ({len(session.timeline.steps)} steps, "
                   f"{format_ms(session.timeline.duration)})")
+        from legsup_audio.lint import warnings_for  # legal but probably wrong: reported, never fatal
+
+        for warning in warnings_for(session.script, session.timeline, session.profile.language):
+            typer.echo(str(warning), err=True)
     if problems:
         raise ScriptError(problems)
 
@@ -236,8 +261,7 @@ def list_scripts() -> None:
     out.print(table)
 
 
-@app.command("voices")
-@reports_errors
+@reports_errors  # the `voices` command group is registered in authoring_cli (with `voices try`)
 def list_voices(
     installed: Annotated[bool, typer.Option("--installed/--profiles-only", help="Also list the engine's voices.")] = True,
 ) -> None:
@@ -246,11 +270,12 @@ def list_voices(
     from legsup_audio.voices import load_profile
 
     table = Table(title="Voice profiles")
-    for column in ("profile", "engine", "voice", "rate", "pitch", "description"):
+    for column in ("language", "profile", "engine", "voice", "rate", "pitch", "description"):
         table.add_column(column)
-    for found in available("voices"):
-        p = load_profile(found.path, found.name)
-        table.add_row(p.name, p.engine, p.voice, str(p.rate), "" if p.pitch is None else str(p.pitch), p.description)
+    profiles = [load_profile(found.path, found.name) for found in available("voices")]
+    for p in sorted(profiles, key=lambda p: (p.language or "?", p.name)):
+        table.add_row(p.language or "?", p.name, p.engine, p.voice, str(p.rate), "" if p.pitch is None else str(p.pitch),
+                      p.description)
     out.print(table)
     if installed:
         from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
@@ -269,6 +294,11 @@ def list_voices(
         for lang in sorted(by_lang):
             table.add_row(lang, ", ".join(sorted(by_lang[lang])))
         out.print(table)
+
+
+from legsup_audio.authoring_cli import register as _register_authoring  # noqa: E402
+
+_register_authoring(app)  # new, schema, voices (+ voices try)
 
 
 def main() -> None:

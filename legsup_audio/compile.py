@@ -32,6 +32,12 @@ class BlockCompiler(Protocol):
 #: Extension point for step blocks owned by later features, run after the step's cues.
 STEP_BLOCK_COMPILERS: dict[str, BlockCompiler] = {}
 
+#: Extension point for script-level features (the background bed): each pass gets the
+#: script and the laid-out timeline, returns it with its own events (sorted) and extras
+#: added, and reports problems into the list; run in order once timing is valid.
+TimelinePass = Callable[[CueScript, Timeline, list[Problem]], Timeline]
+TIMELINE_PASSES: list[TimelinePass] = []
+
 
 def compile_script(script: CueScript, spoken: SpokenLength) -> Timeline:
     """Lay out every step and event of ``script``; raises ``ScriptError`` on timing errors."""
@@ -53,7 +59,7 @@ def compile_script(script: CueScript, spoken: SpokenLength) -> Timeline:
     if problems:
         raise ScriptError(problems)
     events.sort(key=event_sort_key)
-    return Timeline(
+    timeline = Timeline(
         title=script.title,
         duration=start + script.tail,
         steps=tuple(spans),
@@ -61,6 +67,11 @@ def compile_script(script: CueScript, spoken: SpokenLength) -> Timeline:
         voice=script.voice,
         author=script.author,
     )
+    for timeline_pass in TIMELINE_PASSES:
+        timeline = timeline_pass(script, timeline, problems)
+    if problems:
+        raise ScriptError(problems)
+    return timeline
 
 
 def _step_cues(

@@ -76,6 +76,8 @@ def ffmpeg_args(fmt: Format, rate: int, channels: int, bitrate: str | None, dest
         args += ["-b:a", chosen]
     if fmt.name == "mp3":
         args += ["-id3v2_version", "0", "-write_xing", "1"]  # tags come from mutagen
+    if fmt.name == "ogg":
+        args += ["-fflags", "+bitexact"]  # fixed stream serials: the same audio gives the same file (`--to` skips it)
     args += ["-map_metadata", "-1", "-f", fmt.muxer, str(dest)]
     return args
 

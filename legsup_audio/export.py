@@ -1,24 +1,57 @@
-"""Export: a compiled session to a finished, tagged audio file.
+"""Export: compiled sessions to finished, tagged audio files with their captions.
 
-Owns the order of the export job (claim the target, render and master, encode
-into a temporary file, tag it, rename it into place) so that the target path
-holds either the previous file or the complete new one, never a half-made one.
+Owns the order of an export job (claim the targets, render and master, encode
+into a temporary file, tag it, write the ``.lrc``/``.vtt`` sidecars into
+temporary files, rename the sidecars and then the audio into place) so that each
+target holds either the previous file or the complete new one, never a half-made
+one; and the batch job (numbered tracks, the ``.m3u8`` playlist, the copy to a
+phone folder).  It does not render, encode, tag or draw itself: those are
+``pipeline``/``encode``, ``tags``, ``sidecars``, ``cover`` and ``sync``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import contextlib
+import datetime
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+import mutagen
+
+from legsup_audio.cover import load_cover, make_cover
 from legsup_audio.encode import FORMATS, encode, find_ffmpeg
-from legsup_audio.master import TARGET_LUFS, Loudness
-from legsup_audio.output import atomic_path
-from legsup_audio.pipeline import Session, mastered
+from legsup_audio.errors import LegsupError, OutputError, UsageError
+from legsup_audio.master import TARGET_LUFS, Loudness, Mastered
+from legsup_audio.output import atomic_path, ensure_folder, write_text_atomic
+from legsup_audio.pipeline import Session, build, mastered, without_background
+from legsup_audio.playlist import m3u8_text, track_filename
+from legsup_audio.sidecars import lrc_text, vtt_text
+from legsup_audio.sync import CopyReport, check_destination, copy_files
 from legsup_audio.tags import TrackMeta, write_tags
 
 DEFAULT_FOLDER = Path("output")
-ALBUM = "legsup-audio"
+#: The product name: the artist when a script has no author, the default album.
+PRODUCT = "legsup-audio"
+ALBUM = PRODUCT
+GENRE = "Meditation"
+#: Side length in pixels of the generated cover.
+COVER_SIZE = 1000
+#: The playlist's name (without ``.m3u8``) when several scripts are exported.
+DEFAULT_PLAYLIST = "playlist"
+SIDECAR_SUFFIXES = (".lrc", ".vtt")
+
+Callback = Callable[[int, int], None]
+
+
+class Progress(Protocol):
+    """What the export job reports to a display (see ``legsup_audio.progress``)."""
+
+    def track(self, index: int, total: int, name: str) -> None: ...
+
+    def phase(self, label: str) -> Callback | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +61,97 @@ class ExportResult:
     loudness_before: Loudness
     gain_db: float
     channels: int
+    title: str = ""
+    sidecars: tuple[Path, ...] = ()
+    lufs: float | None = None  # the finished loudness, when it misses the target
+
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The track, then its sidecars."""
+        return (self.path, *self.sidecars)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    tracks: tuple[ExportResult, ...]
+    playlist: Path | None = None
+    copied: CopyReport | None = None
+    files: tuple[Path, ...] = field(default=())
+
+
+class BatchStopped(LegsupError):
+    """A batch export stopped at a failing script; the tracks finished before it are kept."""
+
+    def __init__(self, cause: LegsupError, summary: str) -> None:
+        super().__init__(summary)
+        self.cause = cause
+        self.summary = summary
+        self.exit_code = cause.exit_code
+
+    def lines(self) -> list[str]:
+        return [*self.cause.lines(), self.summary]
 
 
 def default_path(session: Session, fmt: str = "mp3", folder: Path = DEFAULT_FOLDER) -> Path:
     return folder / f"{session.script.id}{FORMATS[fmt].suffix}"
+
+
+def sidecar_paths(dest: Path) -> tuple[Path, ...]:
+    """``NAME.lrc`` and ``NAME.vtt`` beside ``dest``."""
+    return tuple(dest.with_suffix(suffix) for suffix in SIDECAR_SUFFIXES)
+
+
+def drawn_cover(session: Session) -> bytes:
+    """The generated cover of ``session``: its title (and author) on a calm square PNG."""
+    return make_cover(session.timeline.title, session.script.author, size=COVER_SIZE)
+
+
+def track_meta(
+    session: Session,
+    *,
+    track: int | None = None,
+    track_total: int | None = None,
+    year: int | None = None,
+    cover: tuple[bytes, str] | None = None,
+) -> TrackMeta:
+    """The tags of ``session``: title, artist, album, genre, year, track number and cover art.
+
+    ``cover`` (bytes, MIME type) is used when given; otherwise the script's ``cover:``
+    image is read, or a cover is drawn.
+    """
+    script, tl = session.script, session.timeline
+    if cover is None:
+        cover = load_cover(script.cover) if script.cover is not None else (drawn_cover(session), "image/png")
+    return TrackMeta(
+        title=tl.title,
+        artist=script.author or PRODUCT,
+        album=script.album or ALBUM,
+        genre=GENRE,
+        year=year if year is not None else datetime.date.today().year,
+        track=track,
+        track_total=track_total,
+        cover=cover[0],
+        cover_mime=cover[1],
+    )
+
+
+def _mastered(session: Session, fmt: str, background: bool) -> tuple[Mastered, Loudness]:
+    return mastered(session, TARGET_LUFS + FORMATS[fmt].loudness_loss_db, background)
+
+
+def _tag(path: Path, fmt: str, session: Session, meta: TrackMeta, dest: Path) -> None:
+    try:
+        write_tags(path, fmt, session.timeline, meta)
+    except (mutagen.MutagenError, OSError) as exc:
+        raise OutputError(f"could not write the tags of {dest}: {exc}") from None
+
+
+def _write_text(path: Path, text: str, dest: Path) -> None:
+    try:
+        path.write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
 
 
 def export_session(
@@ -40,14 +160,141 @@ def export_session(
     *,
     fmt: str = "mp3",
     bitrate: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callback | None = None,
+    track: int | None = None,
+    track_total: int | None = None,
+    sidecars: bool = True,
+    background: bool = True,
 ) -> ExportResult:
-    """Write ``session`` to ``dest``; ``dest`` changes only when everything succeeded."""
+    """Write ``session`` to ``dest`` (and ``NAME.lrc``/``NAME.vtt`` beside it).
+
+    Every file is written to a temporary file beside its target first; only when
+    all of them are complete are they renamed into place, the sidecars first and
+    the audio last.  On any failure or interrupt the temporary files are removed
+    and the targets are left as they were.
+    """
+    if dest.suffix.lower() in SIDECAR_SUFFIXES:
+        raise UsageError(f"{dest}: {dest.suffix} is the name of a caption file; give the track an audio "
+                         f"name like {dest.with_suffix(FORMATS[fmt].suffix).name}")
     find_ffmpeg()  # fail before any work when the encoder is missing
-    with atomic_path(dest) as tmp:
-        source, loudness = mastered(session, TARGET_LUFS + FORMATS[fmt].loudness_loss_db)
-        encode(source, tmp, fmt, bitrate, progress)
-        timeline = session.timeline
-        meta = TrackMeta(title=timeline.title, artist=timeline.author or ALBUM, album=ALBUM)
-        write_tags(tmp, fmt, timeline, meta)
-    return ExportResult(dest, timeline.duration, loudness, source.gain_db, source.channels)
+    # A script's own cover is read now, so a bad image fails before rendering; a generated
+    # one is drawn on a second thread while the audio renders and encodes.
+    own_cover = load_cover(session.script.cover) if session.script.cover is not None else None
+    timeline = session.timeline
+    artist = session.script.author or PRODUCT
+    texts = (lrc_text(timeline, artist), vtt_text(timeline)) if sidecars else ()
+    side_targets = sidecar_paths(dest)[: len(texts)]
+    written = False
+    try:
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(atomic_path(dest))  # entered first, so renamed last
+            side_tmps = [stack.enter_context(atomic_path(target)) for target in side_targets]
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="legsup-cover"))
+            drawing = pool.submit(drawn_cover, session) if own_cover is None else None
+            source, loudness = _mastered(session, fmt, background)
+            encode(source, tmp, fmt, bitrate, progress)
+            cover = own_cover if drawing is None else (drawing.result(), "image/png")
+            meta = track_meta(session, track=track, track_total=track_total, cover=cover)
+            _tag(tmp, fmt, session, meta, dest)
+            for path, text, target in zip(side_tmps, texts, side_targets):
+                _write_text(path, text, target)
+            written = True
+    except BaseException:
+        if written:  # a rename failed, so the audio was not renamed: take back captions already renamed
+            for target, text in zip(side_targets, texts):
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    if target.read_text(encoding="utf-8") == text:
+                        target.unlink()
+        raise
+    short = source.expected_lufs is not None and source.expected_lufs < TARGET_LUFS + FORMATS[fmt].loudness_loss_db - 0.5
+    return ExportResult(dest, timeline.duration, loudness, source.gain_db, source.channels, timeline.title,
+                        tuple(side_targets), source.expected_lufs - FORMATS[fmt].loudness_loss_db if short else None)
+
+
+def _batch_folder(output: Path | None) -> Path:
+    folder = output if output is not None else DEFAULT_FOLDER
+    suffixes = {spec.suffix for spec in FORMATS.values()}
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is a file: with several scripts, -o names a folder for the tracks")
+    if not folder.exists() and folder.suffix.lower() in suffixes:
+        raise UsageError(f"with several scripts, -o names a folder for the tracks, not a file like {folder}")
+    return folder
+
+
+def _single_dest(session: Session, output: Path | None, fmt: str) -> Path:
+    if output is None:
+        return default_path(session, fmt, DEFAULT_FOLDER)
+    if output.is_dir() or str(output).endswith(("/", "\\")):
+        return default_path(session, fmt, output)
+    return output
+
+
+def export_scripts(
+    scripts: Sequence[str | Path | None],
+    *,
+    output: Path | None = None,
+    fmt: str = "mp3",
+    bitrate: str | None = None,
+    playlist: str | None = None,
+    to: Path | None = None,
+    background: bool = True,
+    progress: Progress | None = None,
+    on_track: Callable[[ExportResult], None] | None = None,
+) -> BatchResult:
+    """Export one script, or several as a numbered batch with a playlist; then copy to ``to``.
+
+    One script (and no ``playlist``) goes to ``output`` (a file or a folder; default
+    ``output/<script-id>.<fmt>``).  Several go into the folder ``output`` as
+    ``01 - Title.mp3``, ``02 - Title.mp3``, ... with ``<playlist>.m3u8``.  Scripts are
+    exported in order; when one fails, the tracks before it are kept and a
+    :class:`BatchStopped` names the failing script (no playlist is written and
+    nothing is copied).
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+    if playlist is not None and (not playlist.strip() or "/" in playlist or "\\" in playlist):
+        raise UsageError(f"--playlist takes a plain name like 'evening', not '{playlist}'")
+    if to is not None:
+        check_destination(to)  # before any work: the phone may not be mounted
+    names = list(scripts) or [None]
+    batch = len(names) > 1 or playlist is not None
+    folder = _batch_folder(output) if batch else None
+    if folder is not None:
+        ensure_folder(folder)
+    total = len(names)
+    results: list[ExportResult] = []
+    for index, name in enumerate(names, start=1):
+        label = "legs-up-the-wall" if name is None else str(name)
+        if progress is not None:
+            progress.track(index, total, label)
+        try:
+            session = build(name, progress=progress.phase("speaking") if progress else None)
+            if not background:
+                session = without_background(session)
+            if folder is not None:
+                dest = folder / track_filename(index, session.timeline.title, FORMATS[fmt].suffix)
+            else:
+                dest = _single_dest(session, output, fmt)
+            result = export_session(
+                session, dest, fmt=fmt, bitrate=bitrate, background=background,
+                track=index if batch else None, track_total=total if batch else None,
+                progress=progress.phase("rendering and encoding") if progress else None,
+            )
+        except LegsupError as exc:
+            if not batch:
+                raise
+            kept = f"{len(results)} finished track(s) kept in {folder}" if results else "no tracks written"
+            raise BatchStopped(exc, f"legsup: batch stopped at script {index} of {total} ({label}): "
+                                    f"{kept}; no playlist written") from None
+        results.append(result)
+        if on_track is not None:
+            on_track(result)
+    files = [path for result in results for path in result.files]
+    playlist_path = None
+    if folder is not None:
+        playlist_path = folder / f"{playlist or DEFAULT_PLAYLIST}.m3u8"
+        entries = [(r.path.relative_to(folder).as_posix(), r.duration_ms, r.title) for r in results]
+        write_text_atomic(playlist_path, m3u8_text(entries))
+        files.append(playlist_path)
+    copied = copy_files(files, to) if to is not None else None
+    return BatchResult(tuple(results), playlist_path, copied, tuple(files))

@@ -77,8 +77,11 @@ class CueScript:
     title: str
     steps: tuple[Step, ...]
     author: str | None = None
+    album: str | None = None  # the album tag; None: the product name
+    cover: Path | None = None  # cover art, resolved against the script's folder
     voice: str = DEFAULT_VOICE
     voice_pos: Pos | None = None
+    language: str | None = None  # e.g. es; picks a voice profile when `voice` is not given
     gap: int = DEFAULT_GAP_MS
     lead_in: int = DEFAULT_LEAD_IN_MS
     tail: int = DEFAULT_TAIL_MS
@@ -88,10 +91,18 @@ class CueScript:
         return dict(self.extras).get(key, default)
 
     def spoken_texts(self) -> list[str]:
-        """Every distinct text the speech stage must synthesise, in script order."""
+        """Every distinct text the speech stage must synthesise, in script order.
+
+        A step block that speaks (``breathe``'s guide words) lists its texts with its
+        own ``spoken_texts()``; they follow the step's cues, as they do in time.
+        """
         seen: dict[str, None] = {}
         for step in self.steps:
             for cue in step.cues:
                 if isinstance(cue, Say):
                     seen.setdefault(cue.text, None)
+            for _, block in step.extras:
+                if callable(texts := getattr(block, "spoken_texts", None)):
+                    for text in texts():
+                        seen.setdefault(text, None)
         return list(seen)

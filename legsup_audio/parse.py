@@ -36,14 +36,11 @@ from legsup_audio.model import (
     Wait,
 )
 
-SCRIPT_KEYS = ("version", "title", "author", "voice", "gap", "lead_in", "tail", "steps")
+SCRIPT_KEYS = ("version", "title", "author", "album", "cover", "language", "voice", "gap", "lead_in", "tail", "steps")
 STEP_KEYS = ("title", "id", "duration", "cues")
 CUE_KEYS = ("say", "gap", "at", "pause")
 #: Keys of later features, rejected with a clear message until they are built.
-NOT_YET = {
-    "breathe": "breathing cadences (`breathe:`) are not supported yet; write the breaths as timed cues",
-    "background": "background sound (`background:`) is not supported yet",
-}
+NOT_YET: dict[str, str] = {}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 #: Extension point: parsers for blocks owned by later stages, keyed by YAML key.
@@ -59,6 +56,7 @@ class Ctx:
 
     file: str
     problems: list[Problem] = field(default_factory=list)
+    source: Path | None = None  # the script's path: relative paths in it are resolved against its folder
 
     def error(self, node: Node | None, message: str) -> None:
         line, col = _where(node)
@@ -225,7 +223,7 @@ def parse_script(
     """Read and validate one cue script; raises ``ScriptError`` with every problem."""
     path = Path(path)
     display = display or str(path)
-    ctx = Ctx(display)
+    ctx = Ctx(display, source=path)
     source = text if text is not None else read_source(path, display)
     root = load_yaml(source, ctx)
     if root is None and not ctx.problems:
@@ -257,6 +255,13 @@ def _script(
         ctx.error(node, "this version of legsup reads cue scripts of version 1")
     title = read_text(node, ctx, "title") if (node := value("title")) is not None else None
     author = read_text(node, ctx, "author") if (node := value("author")) is not None else None
+    album = read_text(node, ctx, "album") if (node := value("album")) is not None else None
+    cover = None
+    if (node := value("cover")) is not None and (name := read_text(node, ctx, "cover")) is not None:
+        cover = path.parent / Path(name).expanduser()
+        if not cover.is_file():
+            ctx.error(node, f"cover image '{name}' not found (looked for {cover}); give a PNG or JPEG "
+                      "path relative to the script")
     voice, voice_pos = DEFAULT_VOICE, None
     if (node := value("voice")) is not None:
         voice = read_text(node, ctx, "voice") or DEFAULT_VOICE
@@ -264,6 +269,11 @@ def _script(
         if known_voices is not None and voice not in known_voices:
             ctx.error(node, f"unknown voice profile '{voice}'{suggest(voice, known_voices)}; "
                       f"known profiles: {', '.join(sorted(known_voices))}")
+    language = None
+    if (node := value("language")) is not None:
+        from legsup_audio.languages import check_language
+
+        language, voice = check_language(node, ctx, voice, voice_pos, known_voices)
     timing = {}
     for key, default in (("gap", DEFAULT_GAP_MS), ("lead_in", DEFAULT_LEAD_IN_MS), ("tail", DEFAULT_TAIL_MS)):
         node = value(key)
@@ -282,8 +292,11 @@ def _script(
         title=title,
         steps=tuple(steps),
         author=author,
+        album=album,
+        cover=cover,
         voice=voice,
         voice_pos=voice_pos,
+        language=language,
         gap=timing["gap"] or 0,
         lead_in=timing["lead_in"] or 0,
         tail=timing["tail"] or 0,
@@ -399,3 +412,9 @@ def _cue(node: Node, ctx: Ctx) -> Cue | None:
     if text is None or (has["gap"] and gap is None) or (has["at"] and at is None):
         return None
     return Say(text=text, pos=pos, gap=gap, at=at, at_pos=at_pos)
+
+
+# Blocks owned by later stages register themselves in STEP_BLOCKS (and the compiler's
+# registry) when imported; importing them last keeps the import graph acyclic.
+import legsup_audio.breathe  # noqa: E402,F401  (the `breathe:` step block)
+import legsup_audio.background  # noqa: E402,F401  (the `background:` block, script level and per step)

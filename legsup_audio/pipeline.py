@@ -9,20 +9,22 @@ the timing; ``mix`` turns a session into the mastered PCM source.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from legsup_audio.compile import compile_script
 from legsup_audio.master import TARGET_LUFS, Loudness, Mastered, master
 from legsup_audio.model import CueScript
 from legsup_audio.parse import parse_script
-from legsup_audio.render import Mix, VoiceTrack
+from legsup_audio.background import without_background as strip_background
+from legsup_audio.render import SAMPLE_RATE, Layer, Mix, VoiceTrack
 from legsup_audio.resources import Found, resolve_script
 from legsup_audio.speech.base import SpeechEngine
 from legsup_audio.speech.cache import ClipCache, ClipRef
 from legsup_audio.speech.speaker import Speaker
 from legsup_audio.timeline import Timeline
-from legsup_audio.voices import VoiceProfile, get_profile, make_engine, profile_names
+from legsup_audio.tones import ToneTrack
+from legsup_audio.voices import VoiceProfile, get_profile, make_engine, profile_languages
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def load(found: Found | str | Path | None) -> CueScript:
     """Parse and check a script given as a path, a name, or None for the default."""
     if not isinstance(found, Found):
         found = resolve_script(None if found is None else str(found))
-    return parse_script(found.path, known_voices=profile_names(), script_id=found.name)
+    return parse_script(found.path, known_voices=profile_languages(), script_id=found.name)
 
 
 def build(
@@ -64,9 +66,22 @@ def build(
     return Session(script, profile, clips, timeline)
 
 
-def mix(session: Session) -> Mix:
-    return Mix(session.timeline, [VoiceTrack(session.timeline, session.clips)])
+def mix(session: Session, background: bool = True) -> Mix:
+    layers: list[Layer] = [VoiceTrack(session.timeline, session.clips)]
+    if tones := ToneTrack(session.timeline):  # breathing-guide tones; a voice-only session has none
+        layers.append(tones)
+    if background and session.timeline.get("background") is not None:  # a script without `background:` has no bed
+        from legsup_audio.bed.track import bed_track  # lazily: the generators import scipy
+
+        if (bed := bed_track(session.timeline, SAMPLE_RATE, str(session.script.path))) is not None:
+            layers.append(bed)
+    return Mix(session.timeline, layers)
 
 
-def mastered(session: Session, target_lufs: float = TARGET_LUFS) -> tuple[Mastered, Loudness]:
-    return master(mix(session), target_lufs)
+def without_background(session: Session) -> Session:
+    """The session with no bed (``--no-background``): no bell events, no plan, no bed layer."""
+    return replace(session, timeline=strip_background(session.timeline))
+
+
+def mastered(session: Session, target_lufs: float = TARGET_LUFS, background: bool = True) -> tuple[Mastered, Loudness]:
+    return master(mix(session, background), target_lufs)

@@ -88,6 +88,17 @@ def profile_names() -> list[str]:
     return [f.name for f in available("voices")]
 
 
+def profile_languages() -> dict[str, str | None]:
+    """Every profile's name and language (None when unknown or the profile is broken)."""
+    languages: dict[str, str | None] = {}
+    for found in available("voices"):
+        try:
+            languages[found.name] = load_profile(found.path, found.name).language
+        except LegsupError:  # a broken profile is reported when it is used, not here
+            languages[found.name] = None
+    return languages
+
+
 def get_profile(name: str) -> VoiceProfile:
     for found in available("voices"):
         if found.name == name:

@@ -146,8 +146,9 @@ def test_suggest() -> None:
          ["x.yaml:4:9: step id 'bad id!' may hold only letters, digits, '-' and '_'"]),
         ("title: T\nsteps:\n  - title: S\n    cues:\n\t- a\n",
          ["x.yaml:5:1: YAML syntax error: found character '\\t' that cannot start any token (indent with spaces, not tabs)"]),
-        ("title: T\nbackground: {noise: {color: pink}}\nsteps: [{title: S, cues: [a]}]\n",
-         ["x.yaml:2:1: background sound (`background:`) is not supported yet"]),
+        ("title: T\nbackground: {nosie: {color: pink}}\nsteps: [{title: S, cues: [a]}]\n",
+         ["x.yaml:2:14: unknown background layer 'nosie' (did you mean 'noise'?); layers: drone, binaural, "
+          "isochronic, noise, music, bells; settings: fade_in, fade_out, duck"]),
         ("title: T\nsteps:\n  - title: S\n    cues: [a]\n    at: 5s\n",
          ["x.yaml:5:5: unknown key 'at' in step 1"]),
         ("title: T\nsteps:\n  - Hello\n",

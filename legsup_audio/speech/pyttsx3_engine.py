@@ -91,7 +91,10 @@ class Pyttsx3Engine(SpeechEngine):
 
     def synthesize(self, text: str, options: SpeechOptions) -> Clip:
         if not self.has_voice(options.voice):
-            raise SpeechError(f"espeak-ng has no voice '{options.voice}'; `legsup voices` lists the installed ones")
+            from legsup_audio.parse import suggest
+
+            near = suggest(options.voice, [v.id for v in self.voices()])
+            raise SpeechError(f"espeak-ng has no voice '{options.voice}'{near}; `legsup voices` lists the installed ones")
         last_problem = "no audio"
         for attempt in range(ATTEMPTS):
             if attempt >= 2:

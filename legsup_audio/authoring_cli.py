@@ -1,0 +1,142 @@
+"""The commands for writing your own sessions: ``new``, ``schema``, ``voices`` and ``voices try``.
+
+A thin typer layer like ``cli`` (which registers these on its app): each command
+parses its options and calls one library function (``scaffold``, ``schema``,
+``voices``).  ``voices try`` speaks a sample through the same pipeline as a
+session (a one-cue script), so what you hear is what an export would sound like.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from legsup_audio.errors import UsageError
+
+
+def register(app: typer.Typer) -> None:
+    from legsup_audio.cli import list_voices, out, reports_errors
+
+    @app.command()
+    @reports_errors
+    def new(
+        name: Annotated[str, typer.Argument(help="The new script's name: writes scripts/NAME.yaml.")],
+        source: Annotated[
+            str | None, typer.Option("--from", help="The script to copy (a built-in name or a path). "
+                                                    "Default: legs-up-the-wall.")
+        ] = None,
+        force: Annotated[bool, typer.Option("--force", help="Overwrite scripts/NAME.yaml if it exists.")] = False,
+    ) -> None:
+        """Write scripts/NAME.yaml: a commented copy of a script to make your own."""
+        from legsup_audio.scaffold import new_script
+
+        written = new_script(name, source, force=force)
+        verb = "replaced" if written.replaced else "wrote"
+        out.print(f"{verb} {_rel(written.path)} (a commented copy of '{written.source.name}'); "
+                  f"check it with: legsup validate {_rel(written.path)}")
+
+    @app.command()
+    @reports_errors
+    def schema(
+        output: Annotated[Path | None, typer.Option("-o", "--output", help="Write it to this file instead.")] = None,
+    ) -> None:
+        """Print the JSON Schema of cue scripts (for editors: see the README)."""
+        from legsup_audio.schema import schema_json
+
+        if output is None:
+            typer.echo(schema_json(), nl=False)
+            return
+        try:
+            output.write_text(schema_json(), encoding="utf-8")
+        except OSError as exc:
+            from legsup_audio.errors import OutputError
+
+            raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+        out.print(f"wrote {output}")
+
+    voices_app = typer.Typer(
+        invoke_without_command=True, no_args_is_help=False,
+        help="List voice profiles and the engine's installed voices, by language; `voices try` plays one.",
+    )
+
+    @voices_app.callback()
+    def voices(
+        ctx: typer.Context,
+        installed: Annotated[
+            bool, typer.Option("--installed/--profiles-only", help="Also list the engine's voices.")
+        ] = True,
+    ) -> None:
+        """List voice profiles and the speech engine's installed voices, by language."""
+        if ctx.invoked_subcommand is None:
+            list_voices(installed=installed)
+
+    @voices_app.command("try")
+    @reports_errors
+    def try_voice(
+        profile: Annotated[str, typer.Argument(help="A voice profile (see `legsup voices`).")],
+        text: Annotated[str | None, typer.Argument(help="What to say. Default: a sample in the profile's language.")] = None,
+        output: Annotated[
+            Path | None, typer.Option("-o", "--output", help="Write the sample to this file (.mp3, .m4a, .ogg or "
+                                                             ".wav) instead of playing it.")
+        ] = None,
+    ) -> None:
+        """Speak a sample with a voice profile, through the sound card or into a file."""
+        session = sample_session(profile, text)
+        if output is not None:
+            from legsup_audio.export import export_session
+
+            fmt = output.suffix.lstrip(".").lower()
+            from legsup_audio.encode import FORMATS
+
+            if fmt not in FORMATS:
+                raise UsageError(f"cannot tell the format of '{output}': end it with "
+                                 f"{', '.join('.' + f for f in FORMATS)}")
+            result = export_session(session, output, fmt=fmt, sidecars=False)
+            out.print(f"wrote {result.path} ({session.profile.name}: {session.profile.voice})")
+            return
+        from legsup_audio.encode import FORMATS
+        from legsup_audio.master import TARGET_LUFS
+        from legsup_audio.pipeline import mastered
+        from legsup_audio.playback import SimpleaudioPlayer, play_session
+
+        source, _ = mastered(session, TARGET_LUFS + FORMATS["wav"].loudness_loss_db)
+        out.print(f"{session.profile.name} ({session.profile.voice}): {session.timeline.events[0].text}")
+        raise typer.Exit(play_session(session.timeline, source, player=SimpleaudioPlayer(), interactive=False,
+                                      out=io.StringIO()))
+
+    app.add_typer(voices_app, name="voices")
+
+
+def sample_session(profile_name: str, text: str | None = None):  # noqa: ANN201 - a pipeline Session
+    """A one-cue session that says ``text`` (or the profile language's sample) with a profile."""
+    from legsup_audio.languages import sample_text
+    from legsup_audio.parse import suggest
+    from legsup_audio.pipeline import build
+    from legsup_audio.voices import get_profile, profile_names
+
+    names = profile_names()
+    if profile_name not in names:
+        raise UsageError(f"no voice profile named '{profile_name}'{suggest(profile_name, names)}; "
+                         f"known: {', '.join(names)}")
+    profile = get_profile(profile_name)
+    text = " ".join((text or sample_text(profile.language)).split())
+    if not text:
+        raise UsageError("give some text to say, or leave it out for a sample")
+    with tempfile.TemporaryDirectory(prefix="legsup-try-") as tmp:
+        path = Path(tmp) / "voice-sample.yaml"
+        body = {"title": f"Voice sample: {profile_name}", "voice": profile_name, "lead_in": "0.3s",
+                "tail": "0.7s", "steps": [{"title": "Sample", "cues": [{"say": text, "gap": 0}]}]}
+        path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
+        return build(path)
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

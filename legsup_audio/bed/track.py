@@ -1,0 +1,232 @@
+"""The bed as one layer of the mix: the timeline's background plan, faded, crossfaded and ducked.
+
+This module owns turning ``Timeline.extras["background"]`` (written by
+``legsup_audio.background``) and the timeline's ``bell`` and ``speech`` events into
+samples: each distinct source (a drone at a pitch, a noise colour, a music file...)
+is one generator built once at 0 dB and given a gain envelope over the session:
+its level in each step, a straight amplitude ramp where only its level changes, an
+equal-power (sine/cosine) ramp where it starts or stops, both centred on the step
+boundary and ``crossfade`` long.  The continuous layers then share the session's
+``fade_in``/``fade_out`` and the ducking gain, which dips by ``duck`` dB while the
+voice speaks (raised-cosine ramps in dB, starting ``DUCK_ATTACK_MS`` before each
+cue so the bed is already down when the voice begins, rising ``DUCK_RELEASE_MS``
+after it; cues closer than ``DUCK_HOLD_MS`` stay in one dip, so the bed does not
+pump between sentences).  Bells ring as events: not ducked or faded, except that
+everything reaches silence at the session's end.
+
+``render(start, n)`` is a pure function of the frame range, vectorised, with no
+state that grows with the session; it does not set loudness (``master`` does).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from typing import Any
+
+import numpy as np
+
+from legsup_audio.bed.generators import BELL_FREQ_HZ, Bells, Binaural, Drone, Isochronic, Noise
+from legsup_audio.errors import Problem, ScriptError
+from legsup_audio.timeline import Timeline
+
+DUCK_ATTACK_MS = 250
+DUCK_RELEASE_MS = 500
+DUCK_HOLD_MS = 2000  # speech separated by less than this stays in one dip (no pumping)
+END_GUARD_MS = 1500  # the bells (and anything still sounding) reach silence over the session's last 1.5 s
+
+
+def _raised(u: np.ndarray) -> np.ndarray:
+    """0 -> 1 over u in [0, 1], smooth at both ends."""
+    return 0.5 - 0.5 * np.cos(np.pi * np.clip(u, 0.0, 1.0))
+
+
+class _Source:
+    """One generator and its amplitude in each segment of the plan."""
+
+    def __init__(self, layer: Any, amps: np.ndarray) -> None:
+        self.layer = layer
+        self.amps = amps  # (segments,) linear gain; 0 where the source is silent
+
+
+class BedTrack:
+    """The background bed of a timeline, as a ``render.Layer``."""
+
+    def __init__(self, timeline: Timeline, rate: int, file: str = "") -> None:
+        plan = timeline.get("background")
+        self.rate = rate
+        self.total = timeline.duration * rate // 1000
+        ms = lambda s: int(round(float(s) * 1000))  # noqa: E731
+        frame = lambda s: ms(s) * rate // 1000  # noqa: E731
+        segments = plan["segments"] if plan else []
+        # Segment k covers [edges[k], edges[k+1]); the first starts at 0, the last ends at the session's end.
+        self.bounds = np.array([frame(seg["start"]) for seg in segments[1:]], dtype=np.int64)
+        half = frame(plan["crossfade"]) // 2 if plan else 0
+        edges = [0, *self.bounds.tolist(), self.total]
+        # Each boundary's ramp is at most half as long as the shorter segment beside it: ramps never overlap.
+        self.halves = np.array([max(1, min(half, (edges[k + 1] - edges[k]) // 2, (edges[k + 2] - edges[k + 1]) // 2))
+                                for k in range(len(self.bounds))], dtype=np.int64)
+        self.sources: list[_Source] = []
+        found: dict[str, int] = {}
+        for k, seg in enumerate(segments):
+            for spec in seg["layers"]:
+                key = json.dumps({n: v for n, v in spec.items() if n not in ("level", "line")}, sort_keys=True)
+                if key not in found:
+                    found[key] = len(self.sources)
+                    layer = self._make(spec, len(self.sources), file)
+                    self.sources.append(_Source(layer, np.zeros(len(segments))))
+                self.sources[found[key]].amps[k] = 10 ** (float(spec["level"]) / 20)
+        bells = [e for e in timeline.events if e.kind == "bell"]
+        self.bells: list[Bells] = []
+        by_voice: dict[tuple[float, float], list[int]] = {}
+        for e in bells:
+            by_voice.setdefault((float(e.get("level", -12.0)), float(e.get("freq", BELL_FREQ_HZ))), []).append(e.start)
+        for (level, freq), starts in sorted(by_voice.items()):
+            self.bells.append(Bells(rate, starts, level, freq=freq))
+        self.fade_in = frame(plan["fade_in"]) if plan else 0
+        self.fade_out = frame(plan["fade_out"]) if plan else 0
+        self.duck_db = float(plan["duck"]) if plan else 0.0
+        speech = timeline.speech()
+        merged: list[list[int]] = []
+        for e in speech:
+            if merged and e.start - merged[-1][1] < DUCK_HOLD_MS:
+                merged[-1][1] = max(merged[-1][1], e.end)
+            else:
+                merged.append([e.start, e.end])
+        self.duck_starts = [s * rate // 1000 for s, _ in merged]
+        self.duck_ends = [e * rate // 1000 for _, e in merged]
+        self.attack = DUCK_ATTACK_MS * rate // 1000
+        self.release = DUCK_RELEASE_MS * rate // 1000
+        self.guard = min(END_GUARD_MS * rate // 1000, self.total)
+        stereo = any(s.layer.channels == 2 for s in self.sources)
+        self.channels = 2 if stereo else 1
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.bells)
+
+    def _make(self, spec: dict[str, Any], index: int, file: str) -> Any:
+        kind, rate = spec["layer"], self.rate
+        if kind == "drone":
+            return Drone(rate, spec["freq"], 0.0)
+        if kind == "binaural":
+            return Binaural(rate, spec["carrier"], spec["beat"], 0.0)
+        if kind == "isochronic":
+            return Isochronic(rate, spec["freq"], spec["rate"], 0.0)
+        if kind == "noise":
+            return Noise(rate, spec["color"], 0.0, seed=index)
+        if kind == "music":
+            from legsup_audio.bed.music import Music
+
+            try:
+                return Music(rate, spec["file"], 0.0, loop=bool(spec.get("loop", True)))
+            except ValueError as exc:
+                raise ScriptError([Problem(file, int(spec.get("line", 1)), 1, str(exc))]) from None
+        raise ValueError(f"unknown background layer {kind!r}")  # the parser admits no other
+
+    # --- gains -------------------------------------------------------------------------------
+
+    def envelope(self, source: _Source, t: np.ndarray) -> np.ndarray:
+        """The source's gain at frames ``t`` (sorted, contiguous)."""
+        amps = source.amps
+        if len(amps) == 1:
+            return np.full(t.shape, amps[0])
+        reach = int(self.halves.max())
+        lo = int(np.searchsorted(self.bounds, t[0] - reach, side="left"))
+        hi = int(np.searchsorted(self.bounds, t[-1] + reach, side="right"))
+        if lo >= hi:  # no boundary near this block: one level throughout
+            return np.full(t.shape, amps[int(np.searchsorted(self.bounds, t[0], side="right"))])
+        env = amps[np.searchsorted(self.bounds, t, side="right")]
+        for j in range(lo, hi):
+            a, b = amps[j], amps[j + 1]
+            if a == b:
+                continue
+            h = int(self.halves[j])
+            i0 = int(np.searchsorted(t, self.bounds[j] - h))
+            i1 = int(np.searchsorted(t, self.bounds[j] + h))
+            if i0 >= i1:
+                continue
+            u = (t[i0:i1] - (self.bounds[j] - h) + 0.5) / (2 * h)
+            if a == 0:
+                env[i0:i1] = b * np.sin(0.5 * np.pi * u)
+            elif b == 0:
+                env[i0:i1] = a * np.cos(0.5 * np.pi * u)
+            else:  # the same source at another level: a straight ramp keeps it smooth
+                env[i0:i1] = a + (b - a) * u
+        return env
+
+    def fades(self, t: np.ndarray) -> np.ndarray:
+        """The session's fade-in and fade-out."""
+        g = np.ones(t.shape)
+        if self.fade_in > 0 and t[0] < self.fade_in:
+            g *= _raised((t + 0.5) / self.fade_in)
+        if self.fade_out > 0 and t[-1] >= self.total - self.fade_out:
+            g *= _raised((self.total - t - 0.5) / self.fade_out)
+        return g
+
+    def duck(self, t: np.ndarray) -> np.ndarray | None:
+        """The ducking gain: 1 away from speech, ``-duck`` dB under it, raised-cosine ramps in dB.
+
+        None when the whole block is away from speech.  Dips are at least ``DUCK_HOLD_MS``
+        apart, longer than a ramp down and up, so their ramps never overlap.
+        """
+        if self.duck_db <= 0 or not self.duck_starts:
+            return None
+        t0, n = int(t[0]), t.shape[0]
+        first = bisect.bisect_right(self.duck_ends, t0 - self.release)
+        last = bisect.bisect_left(self.duck_starts, t0 + n + self.attack)
+        if first >= last:
+            return None
+        w = np.zeros(n)
+        for i in range(first, last):
+            s, e = self.duck_starts[i] - t0, self.duck_ends[i] - t0  # block-relative
+            a0, a1 = max(0, s - self.attack), min(n, max(0, s))
+            if a0 < a1:
+                w[a0:a1] = _raised((np.arange(a0, a1) - (s - self.attack) + 0.5) / self.attack)
+            w[max(0, s) : min(n, max(0, e))] = 1.0
+            r0, r1 = max(0, e), min(n, max(0, e + self.release))
+            if r0 < r1:
+                w[r0:r1] = _raised(1.0 - (np.arange(r0, r1) - e + 0.5) / self.release)
+        return 10 ** (w * (-self.duck_db / 20))
+
+    def end_guard(self, t: np.ndarray) -> np.ndarray | None:
+        if self.guard <= 0 or t[-1] < self.total - self.guard:
+            return None
+        return _raised((self.total - t - 0.5) / self.guard)
+
+    # --- samples -----------------------------------------------------------------------------
+
+    def render(self, start: int, n: int) -> np.ndarray:
+        out = np.zeros((n, self.channels), dtype=np.float32)
+        if n <= 0:
+            return out
+        t = np.arange(start, start + n, dtype=np.int64)
+        shared: np.ndarray | None = None
+        for source in self.sources:
+            env = self.envelope(source, t)
+            if not env.any():
+                continue
+            if shared is None:
+                shared = self.fades(t)
+                ducked = self.duck(t)
+                if ducked is not None:
+                    shared *= ducked
+            gain = (env * shared).astype(np.float32)[:, None]
+            out += source.layer.render(start, n) * gain  # a mono layer spreads to both channels
+        if self.bells:
+            for bells in self.bells:
+                out += bells.render(start, n)
+        guard = self.end_guard(t)
+        if guard is not None:
+            out *= guard.astype(np.float32)[:, None]
+        return out
+
+
+def bed_track(timeline: Timeline, rate: int, file: str = "") -> BedTrack | None:
+    """The timeline's bed, or None when it has none."""
+    if timeline.get("background") is None and not any(e.kind == "bell" for e in timeline.events):
+        return None
+    track = BedTrack(timeline, rate, file)
+    return track if track else None
+
+
+__all__ = ["BedTrack", "bed_track", "DUCK_ATTACK_MS", "DUCK_RELEASE_MS", "DUCK_HOLD_MS"]

@@ -1,0 +1,105 @@
+"""Copying finished exports to a phone or SD-card folder (``legsup export --to DIR``).
+
+Owns the copy: each file goes to a temporary file in the destination folder, is
+flushed to the device, and is renamed into place, so an unplugged card never
+holds a half-copied track under its real name; a file already there with the
+same size and the same content (SHA-256) is skipped.  It copies finished files
+only: it never renders, encodes or tags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from legsup_audio.errors import OutputError, UsageError
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class CopyReport:
+    folder: Path
+    copied: tuple[Path, ...]  # targets written
+    skipped: tuple[Path, ...]  # targets already there and identical
+
+    def summary(self) -> str:
+        if not self.copied:
+            return f"nothing to copy: all {len(self.skipped)} files are already in {self.folder}"
+        there = f" ({len(self.skipped)} already there)" if self.skipped else ""
+        return f"copied {len(self.copied)} file(s) to {self.folder}{there}"
+
+
+def check_destination(folder: Path) -> None:
+    """Fail early unless ``folder`` is, or can be made as, a folder on a mounted device.
+
+    The folder itself may be missing (it is created), but its parent must exist: a
+    missing parent usually means the phone or card is not mounted, and creating it
+    would silently fill the local disk instead.
+    """
+    if folder.exists():
+        if not folder.is_dir():
+            raise UsageError(f"--to {folder}: that is a file, not a folder")
+        return
+    parent = folder.parent
+    if not parent.is_dir():
+        raise UsageError(f"--to {folder}: {parent} does not exist; is the phone or card mounted?")
+
+
+def _digest(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").digest()
+
+
+def same_content(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` have the same size and the same SHA-256."""
+    try:
+        if a.stat().st_size != b.stat().st_size:
+            return False
+        return _digest(a) == _digest(b)
+    except OSError:
+        return False
+
+
+def _copy_one(source: Path, target: Path) -> None:
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".part{target.suffix}")
+    tmp = Path(name)
+    try:
+        with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst, _CHUNK)
+            dst.flush()
+            os.fsync(dst.fileno())  # on the card before it has its real name
+        with contextlib.suppress(OSError):  # FAT/exFAT mounts may refuse modes and times
+            shutil.copystat(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def copy_files(files: Sequence[Path], folder: Path) -> CopyReport:
+    """Copy ``files`` into ``folder`` (by name), skipping identical ones already there."""
+    check_destination(folder)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    copied: list[Path] = []
+    skipped: list[Path] = []
+    for source in files:
+        target = folder / source.name
+        if target.is_file() and same_content(source, target):
+            skipped.append(target)
+            continue
+        try:
+            _copy_one(source, target)
+        except OSError as exc:
+            raise OutputError(f"cannot copy {source.name} to {folder}: {exc.strerror or exc}") from None
+        copied.append(target)
+    return CopyReport(folder, tuple(copied), tuple(skipped))

@@ -1,0 +1,396 @@
+"""Writing your own session: `legsup new`, `validate` (suggestions and warnings), `schema`, voices.
+
+The built-in scripts are checked with the repository's own voice profiles and the
+fake engine standing in for espeak-ng (same profiles, fake lengths), so these tests
+are fast; the real engine is used where the voice id itself matters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import legsup_audio.resources as resources
+from legsup_audio.cli import app
+from legsup_audio.durations import parse_duration
+from legsup_audio.errors import ScriptError
+from legsup_audio.parse import parse_script
+from legsup_audio.schema import MODELINE, SCHEMA_FILE, _DURATION_TEXT, build_schema, schema_json
+
+REPO = Path(__file__).resolve().parents[1]
+BUILTIN_SCRIPTS = sorted((REPO / "scripts").glob("*.yaml"))
+BROKEN = sorted((REPO / "tests" / "golden" / "broken").glob("*.yaml"))
+VARIANTS = ("legs-up-the-wall-short", "legs-up-the-wall-long", "legs-up-the-wall-chair", "piernas-en-la-pared")
+#: Broken fixtures a JSON Schema cannot reject, and why.
+NOT_SCHEMA_LEVEL = {
+    "at_backwards": "timing: needs the spoken lengths",
+    "duplicate_ids": "uniqueness of ids, some of them derived from titles",
+    "duplicate_key": "YAML loaders keep the last of duplicate keys before a schema sees them",
+    "not_utf8": "not loadable text",
+    "yaml_syntax": "not loadable YAML",
+    "unknown_voice": "voice profiles are files known only at run time",
+    "breathe_for_too_short": "whether one whole cycle fits in `for` is arithmetic on two values",
+    "breathe_too_slow": "timing: needs the spoken lengths of the guide words",
+}
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One clip cache for the module: the same texts and profiles make the same clips."""
+    return tmp_path_factory.mktemp("clip-cache")
+
+
+@pytest.fixture
+def repo_voices_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: Path) -> Path:
+    """cwd = tmp with the repository's built-ins, every voice profile switched to the fake engine."""
+    work = tmp_path / "work"
+    (work / "voices").mkdir(parents=True)
+    for profile in sorted((REPO / "voices").glob("*.yaml")):
+        text = re.sub(r"(?m)^engine:.*$", "engine: fake", profile.read_text(encoding="utf-8"))
+        (work / "voices" / profile.name).write_text(text, encoding="utf-8")
+    monkeypatch.setenv("LEGSUP_CACHE_DIR", str(shared_cache))
+    monkeypatch.setattr(resources, "builtin_dir", lambda kind: REPO / kind)
+    monkeypatch.chdir(work)
+    return work
+
+
+def invoke(*args: str):  # noqa: ANN201
+    return CliRunner().invoke(app, list(args))
+
+
+# --- legsup new ---------------------------------------------------------------------------
+
+
+def test_variants_are_built_in() -> None:
+    names = {p.stem for p in BUILTIN_SCRIPTS}
+    assert {"legs-up-the-wall", *VARIANTS} <= names
+    for path in BUILTIN_SCRIPTS:
+        assert path.read_text(encoding="utf-8").splitlines()[0] == MODELINE, path.name
+
+
+@pytest.mark.parametrize("source", [p.stem for p in BUILTIN_SCRIPTS])
+def test_new_then_validate(repo_voices_fake: Path, source: str) -> None:
+    made = invoke("new", f"my-{source}", "--from", source)
+    assert made.exit_code == 0, made.output
+    dest = repo_voices_fake / "scripts" / f"my-{source}.yaml"
+    text = dest.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == MODELINE
+    assert "# title: required" in text and "# steps: required" in text  # keys explained where used
+    assert (repo_voices_fake / "scripts" / SCHEMA_FILE).read_text(encoding="utf-8") == schema_json()
+    checked = invoke("validate", str(dest))
+    assert checked.exit_code == 0, checked.output
+    assert "ok (" in checked.output and "warning" not in checked.output
+    # The commented copy is the same session as its source, step for step and cue for cue.
+    copy, original = (parse_script(p, script_id="x") for p in (dest, REPO / "scripts" / f"{source}.yaml"))
+    assert [(s.id, s.title, s.duration, len(s.cues)) for s in copy.steps] == \
+           [(s.id, s.title, s.duration, len(s.cues)) for s in original.steps]
+    assert [getattr(c, "text", None) for s in copy.steps for c in s.cues] == \
+           [getattr(c, "text", None) for s in original.steps for c in s.cues]
+
+
+def test_new_refuses_to_overwrite_without_force(repo_voices_fake: Path) -> None:
+    assert invoke("new", "evening").exit_code == 0
+    dest = repo_voices_fake / "scripts" / "evening.yaml"
+    dest.write_text("title: Mine\nsteps: [{title: One, cues: [Hello.]}]\n", encoding="utf-8")
+    again = invoke("new", "evening", "--from", "legs-up-the-wall-short")
+    assert again.exit_code == 2
+    assert again.output.strip() == "scripts/evening.yaml already exists; pass --force to overwrite it"
+    assert dest.read_text(encoding="utf-8").startswith("title: Mine")
+    forced = invoke("new", "evening", "--from", "legs-up-the-wall-short", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "title: Legs Up the Wall (short)" in dest.read_text(encoding="utf-8")
+
+
+def test_new_rejects_bad_names_and_sources(repo_voices_fake: Path) -> None:
+    bad = invoke("new", "../escape")
+    assert bad.exit_code == 2 and "cannot name a script" in bad.output
+    unknown = invoke("new", "x", "--from", "legs-up-the-wal")
+    assert unknown.exit_code == 2 and "did you mean 'legs-up-the-wall'?" in unknown.output
+    assert not (repo_voices_fake / "scripts" / "x.yaml").exists()
+
+
+# --- schema -------------------------------------------------------------------------------
+
+
+def validator() -> jsonschema.Draft202012Validator:
+    schema = build_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_schema_command_prints_the_committed_copy() -> None:
+    printed = invoke("schema")
+    assert printed.exit_code == 0
+    assert json.loads(printed.output) == build_schema()
+    assert (REPO / "scripts" / SCHEMA_FILE).read_text(encoding="utf-8") == schema_json(), \
+        "scripts/cue-script.schema.json is stale: run `legsup schema -o scripts/cue-script.schema.json`"
+
+
+@pytest.mark.parametrize("path", BUILTIN_SCRIPTS + sorted((REPO / "tests/golden/scripts").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_schema_accepts_builtin_and_golden_scripts(path: Path) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert list(validator().iter_errors(data)) == []
+
+
+def test_builtins_use_breathe_and_background() -> None:
+    keys = {k for p in BUILTIN_SCRIPTS for s in yaml.safe_load(p.read_text(encoding="utf-8"))["steps"] for k in s}
+    tops = {k for p in BUILTIN_SCRIPTS for k in yaml.safe_load(p.read_text(encoding="utf-8"))}
+    assert "breathe" in keys and "background" in tops | keys  # the schema is checked against both
+
+
+@pytest.mark.parametrize("path", [p for p in BROKEN if p.stem not in NOT_SCHEMA_LEVEL], ids=lambda p: p.stem)
+def test_schema_rejects_broken_fixtures(path: Path) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert list(validator().iter_errors(data)), f"{path.name} should not pass the schema"
+
+
+def test_excluded_fixtures_exist() -> None:
+    stems = {p.stem for p in BROKEN}
+    assert set(NOT_SCHEMA_LEVEL) <= stems  # no stale exclusions
+
+
+@pytest.mark.parametrize("snippet", [
+    "tittle: x", "gap: 2x", "gap: -2s", "lead_in: [1]", "language: 'e s'", "background: {drone: {note: A2, level: 3dB}}",
+])
+def test_schema_rejects_script_level_mistakes(snippet: str) -> None:
+    data = yaml.safe_load(f"title: T\nsteps: [{{title: A, cues: [Hi.]}}]\n{snippet}\n")
+    assert list(validator().iter_errors(data))
+
+
+@pytest.mark.parametrize("block", [
+    "{pattern: 4-6}", "{pattern: 4-6, cycles: 3, for: 1m}", "{pattern: 4-6, cycles: 0}",
+    "{pattern: 4-6, cycles: 3, guide: hum}", "{pattern: 4-6, cycles: 3, guide: tone, voice_cycles: 2}",
+])
+def test_schema_rejects_bad_breathe_blocks(block: str) -> None:
+    data = yaml.safe_load(f"title: T\nsteps:\n  - title: A\n    breathe: {block}\n")
+    assert list(validator().iter_errors(data))
+
+
+DURATION_SAMPLES = ["1.5s", "90s", "2m", "1m30s", "250ms", "1h", "1:30", "1:02:30", "12", "0.5", " 2m ", "1H",
+                    "2x", "-2s", "5 minutes", "1:75", "m", "", "1.2.3s", "abc", "1:2:3", ".5s", "3 s", "1m 30s"]
+
+
+@pytest.mark.parametrize("text", DURATION_SAMPLES)
+def test_schema_duration_pattern_agrees_with_the_parser(text: str) -> None:
+    try:
+        parse_duration(text)
+        parses = True
+    except ValueError:
+        parses = False
+    assert (re.match(_DURATION_TEXT, text) is not None) == parses
+
+
+# --- suggestions ------------------------------------------------------------------------
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_misspelt_key_voice_and_step_id_suggestions(fake_workdir: Path) -> None:
+    write(fake_workdir, "typo.yaml", "title: T\nvocie: calm\nsteps:\n  - title: A\n    duraton: 1m\n"
+                                     "    cues:\n      - sya: Hi.\n")
+    result = invoke("validate", "typo.yaml")
+    assert result.exit_code == 2
+    assert "typo.yaml:2:1: unknown key 'vocie' in the script (did you mean 'voice'?)" in result.output
+    assert "typo.yaml:5:5: unknown key 'duraton' in step 1 (did you mean 'duration'?)" in result.output
+    assert "typo.yaml:7:9: unknown key 'sya' in a cue (did you mean 'say'?)" in result.output
+    write(fake_workdir, "voice.yaml", "title: T\nvoice: clam\nsteps: [{title: A, cues: [Hi.]}]\n")
+    result = invoke("validate", "voice.yaml")
+    assert "voice.yaml:2:8: unknown voice profile 'clam' (did you mean 'calm'?)" in result.output
+    write(fake_workdir, "ids.yaml", "title: T\nsteps:\n  - {title: Breathing, cues: [Hi.]}\n"
+                                    "  - {title: Rest, cues: [Bye.]}\n")
+    played = invoke("play", "ids.yaml", "--from", "breathng")
+    assert played.exit_code == 2 and "no step 'breathng' (did you mean 'breathing'?)" in played.output
+
+
+def test_voices_try_suggests_profiles(fake_workdir: Path) -> None:
+    result = invoke("voices", "try", "calmm")
+    assert result.exit_code == 2 and "no voice profile named 'calmm' (did you mean 'calm'?)" in result.output
+
+
+# --- warnings -----------------------------------------------------------------------------
+
+
+def test_warnings_are_printed_and_do_not_fail(fake_workdir: Path) -> None:
+    long_text = "Rest here and let the wall hold your legs. " * 11  # over 400 characters
+    write(fake_workdir, "odd.yaml", f"""title: Odd
+steps:
+  - title: One
+    cues:
+      - Hello.
+  - title: Two
+    cues:
+      - {long_text.strip()}
+  - title: Three
+    cues:
+      - Settle.
+      - pause: 40m
+""")
+    result = invoke("validate", "odd.yaml")
+    assert result.exit_code == 0, result.output
+    text = result.output  # stdout and stderr together
+    assert re.search(r"odd\.yaml:8:9: warning: this cue is \d+ characters long \(over 400\)", text)
+    assert "odd.yaml:12:9: warning: a pause of 40 minutes in step 'three'" in text
+    assert "odd.yaml:9:5: warning: step 'three' lasts 40:" in text and "longer than all the other steps" in text
+    assert "odd.yaml: ok (3 steps" in text
+
+
+def test_no_warnings_for_ordinary_scripts(fake_workdir: Path) -> None:
+    write(fake_workdir, "fine.yaml", "title: Fine\nsteps:\n  - {title: A, cues: [Hi., pause: 30s]}\n"
+                                     "  - {title: B, cues: [There., pause: 20s]}\n  - {title: C, cues: [Bye., pause: 15s]}\n")
+    result = invoke("validate", "fine.yaml")
+    assert result.exit_code == 0 and "warning" not in result.output
+
+
+def test_warnings_alongside_errors_in_other_files(fake_workdir: Path) -> None:
+    write(fake_workdir, "warn.yaml", "title: W\nsteps:\n  - title: A\n    cues:\n      - pause: 1h\n")
+    write(fake_workdir, "bad.yaml", "title: B\nsteps: []\n")
+    result = invoke("validate", "warn.yaml", "bad.yaml")
+    assert result.exit_code == 2
+    assert "warn.yaml:5:9: warning: a pause of 60 minutes" in result.output
+    assert "bad.yaml:2:8: steps is empty" in result.output
+
+
+# --- languages and voices -----------------------------------------------------------------
+
+
+def test_language_picks_the_voice_profile(repo_voices_fake: Path) -> None:
+    from legsup_audio.pipeline import load
+
+    assert load("piernas-en-la-pared").voice == "es"
+    assert load("piernas-en-la-pared").language == "es"
+    write(repo_voices_fake, "fr.yaml", "title: F\nlanguage: fr\nsteps: [{title: A, cues: [Salut.]}]\n")
+    with pytest.raises(ScriptError) as caught:
+        load("fr.yaml")
+    assert "fr.yaml:2:11: no voice profile speaks 'fr'" in str(caught.value)
+    write(repo_voices_fake, "mixed.yaml", "title: M\nlanguage: es\nvoice: default\nsteps: [{title: A, cues: [Hola.]}]\n")
+    result = invoke("validate", "mixed.yaml")
+    assert result.exit_code == 0
+    assert "mixed.yaml:3:8: warning: the script's language is 'es' but voice profile 'default' speaks 'en'" \
+        in result.output
+
+
+def test_voices_lists_profiles_by_language(repo_voices_fake: Path) -> None:
+    result = invoke("voices", "--profiles-only")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if re.match(r"^│ (en|es) ", line)]
+    assert [row.split("│")[1].strip() for row in rows] == sorted(row.split("│")[1].strip() for row in rows)
+    assert any("│ es " in row and "roa/es" in row for row in rows)
+
+
+def test_voices_try_writes_a_file(fake_workdir: Path) -> None:
+    result = invoke("voices", "try", "calm", "Hello there.", "-o", "sample.wav")
+    assert result.exit_code == 0, result.output
+    import wave
+
+    with wave.open(str(fake_workdir / "sample.wav")) as w:
+        assert w.getnframes() > w.getframerate() * 1  # 0.3 s lead-in + speech + 0.7 s tail
+    bad = invoke("voices", "try", "calm", "-o", "sample.flac")
+    assert bad.exit_code == 2 and "cannot tell the format" in bad.output
+
+
+class SpyEngine:
+    """The fake engine, remembering every voice id it was asked to speak with."""
+
+    def __init__(self) -> None:
+        from legsup_audio.speech.fake import FakeEngine
+
+        self.inner = FakeEngine()
+        self.id = "spy"
+        self.voices_used: set[str] = set()
+
+    def version(self) -> str:
+        return "1"
+
+    def voices(self):  # noqa: ANN201
+        return self.inner.voices()
+
+    def synthesize(self, text, options):  # noqa: ANN001, ANN201
+        self.voices_used.add(options.voice)
+        return self.inner.synthesize(text, options)
+
+    def close(self) -> None:
+        pass
+
+
+def test_spanish_session_exports_with_a_spanish_voice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from legsup_audio.export import export_session
+    from legsup_audio.pipeline import build
+    from legsup_audio.speech.cache import ClipCache
+
+    monkeypatch.setenv("LEGSUP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    spy = SpyEngine()
+    session = build("piernas-en-la-pared", engine=spy, cache=ClipCache(tmp_path / "cache"))  # the real profile
+    assert session.profile.name == "es" and session.profile.language == "es"
+    assert spy.voices_used == {"roa/es"}
+    assert session.timeline.voice == "es"
+    result = export_session(session, tmp_path / "es.wav", fmt="wav", sidecars=False)
+    assert result.path.stat().st_size > 44
+
+
+@pytest.mark.e2e
+def test_spanish_timeline_with_the_real_engine(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LEGSUP_CACHE_DIR": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-m", "legsup_audio", "timeline", "piernas-en-la-pared", "--json"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["voice"] == "es" and 600 < data["duration"] < 840
+    from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
+
+    engine = Pyttsx3Engine()
+    try:
+        languages = {v.id: v.languages for v in engine.voices()}
+    finally:
+        engine.close()
+    assert languages["roa/es"][0].startswith("es")
+
+
+# --- measured lengths of the ready-made variants ----------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name, low, high", [
+    ("legs-up-the-wall-short", 5 * 60, 7 * 60), ("legs-up-the-wall-long", 23 * 60, 27 * 60),
+    ("legs-up-the-wall-chair", 9 * 60, 16 * 60), ("piernas-en-la-pared", 10 * 60, 14 * 60),
+])
+def test_variant_lengths_with_the_real_engine(tmp_path: Path, name: str, low: int, high: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LEGSUP_CACHE_DIR": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-m", "legsup_audio", "validate", name], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "warning" not in run.stderr, run.stderr
+    timeline = subprocess.run([sys.executable, "-m", "legsup_audio", "timeline", name, "--json"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert low <= json.loads(timeline.stdout)["duration"] <= high
+
+
+@pytest.mark.e2e
+def test_unknown_espeak_voice_id_is_an_error_with_a_suggestion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "voices").mkdir()
+    (tmp_path / "voices" / "typo.yaml").write_text("engine: espeak\nvoice: roa/ess\nrate: 140\nvolume: 0.9\n"
+                                                   "language: es\n", encoding="utf-8")
+    monkeypatch.setenv("LEGSUP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    result = invoke("voices", "try", "typo", "Hola.", "-o", "x.wav")
+    assert result.exit_code == 1
+    assert "espeak-ng has no voice 'roa/ess' (did you mean 'roa/es'?)" in result.output
+    assert not (tmp_path / "x.wav").exists()
