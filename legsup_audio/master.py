@@ -27,6 +27,8 @@ CEILING_DBTP = -3.0
 LIMITER_WINDOW_S = 0.010  # gain changes are spread over 10 ms: fast, but no clicks
 GAIN_PASSES = 3  # at most this many re-measurements to correct for the limiter
 GAIN_TOLERANCE_LU = 0.15
+#: Peaks passing the ceiling by at most this much are limited without measuring again.
+LIGHT_LIMITING_DB = 2.0
 #: The most the limiter may take off the loudest peaks to reach the target.  Dense
 #: speech never needs it; sparse speech over a steady bed does (BS.1770's gate then
 #: counts the bed, so the voice must be pressed up to -16 LUFS): 12 dB reaches the
@@ -155,6 +157,11 @@ def master(mix: Mix, target_lufs: float = TARGET_LUFS) -> tuple[Mastered, Loudne
     if wanted <= safe:
         # The common case: the speech stage levelled every clip, so a plain gain suffices.
         return Mastered(mix, wanted, limit=False, expected_lufs=target_lufs), loudness
+    if wanted <= safe + LIGHT_LIMITING_DB:
+        # Only rare coincidences of a voice peak with the bed's (a bell under a cue) pass
+        # the ceiling, and by little: limiting them moves the loudness by hundredths of a
+        # LU, so the gain stands and nothing is rendered to measure it again.
+        return Mastered(mix, wanted, expected_lufs=target_lufs), loudness
     cap = safe + MAX_LIMITING_DB
     result = Mastered(mix, min(wanted, cap))
     # Loudness grows more slowly than the gain once the limiter bites: step along
