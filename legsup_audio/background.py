@@ -213,7 +213,7 @@ def _layer(kind: str, key_node: Node, node: Node, ctx: Ctx, at_step: bool) -> La
     elif kind == "binaural":
         carrier = _read_number(entries["carrier"][1], ctx, "binaural carrier") if "carrier" in entries else None
         beat = _read_number(entries["beat"][1], ctx, "binaural beat") if "beat" in entries else None
-        for key, value in (("carrier", carrier), ("beat", beat)):
+        for key in ("carrier", "beat"):
             if key not in entries:
                 ctx.error(node, f"binaural needs '{key}' (in Hz), e.g. {{carrier: 200, beat: 6}}")
         if carrier and beat and _check_generator(ctx, node, lambda: _bed().Binaural(_RATE, carrier, beat, -30.0)):

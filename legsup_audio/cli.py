@@ -86,6 +86,11 @@ ScriptArg = Annotated[
 ]
 
 
+NoBackground = Annotated[
+    bool, typer.Option("--no-background", help="Leave the script's background bed out: the voice only.")
+]
+
+
 def _progress(label: str) -> Callable[[int, int], None] | None:
     """A quiet progress callback on stderr when it is a terminal."""
     if not err.is_terminal:
@@ -120,9 +125,7 @@ def export(
     to: Annotated[
         Path | None, typer.Option("--to", help="Then copy the finished files to this folder (a phone or SD card).")
     ] = None,
-    no_background: Annotated[
-        bool, typer.Option("--no-background", help="Leave the script's background bed out: the voice only.")
-    ] = False,
+    no_background: NoBackground = False,
 ) -> None:
     """Render scripts to tagged audio files with .lrc/.vtt captions (default output/<script-id>.mp3).
 
@@ -161,9 +164,7 @@ def play(
     from_step: Annotated[
         str | None, typer.Option("--from", help="Start at this step (its id, or its number from 1).")
     ] = None,
-    no_background: Annotated[
-        bool, typer.Option("--no-background", help="Leave the script's background bed out: the voice only.")
-    ] = False,
+    no_background: NoBackground = False,
 ) -> None:
     """Play a session through the sound card, with a progress display and keys."""
     from legsup_audio.encode import FORMATS

@@ -21,8 +21,8 @@ from legsup_audio.render import BLOCK_FRAMES, Mix
 
 TARGET_LUFS = -16.0
 #: The limiter's ceiling.  The product promises -1 dBTP in the exported file, but
-#: MP3 encoding of limited speech overshoots by up to ~1.1 dB (measured with
-#: ffmpeg's ebur128 on the built-in session), so the PCM is held 2 dB lower.
+#: MP3 encoding of limited speech overshoots by up to ~1.4 dB (measured with
+#: ffmpeg's ebur128 on the built-in session: -1.6 dBTP), so the PCM is held 2 dB lower.
 CEILING_DBTP = -3.0
 LIMITER_WINDOW_S = 0.010  # gain changes are spread over 10 ms: fast, but no clicks
 GAIN_PASSES = 3  # at most this many re-measurements to correct for the limiter
@@ -51,40 +51,35 @@ class FloatSource(Protocol):
 
 
 def plan(mix: Mix, block: int = BLOCK_FRAMES) -> Loudness:
-    """The mix's loudness and a bound on its sample peak, without rendering the voice track.
+    """The mix's loudness and true peak, without rendering the voice track to measure it.
 
-    Layers that can report their own K-weighted energies (the voice) do so from
-    their clips; the rest are rendered and measured.  The layers are
-    independent, so their energies add.
+    Layers that can report their own K-weighted energies and peak (the voice) do
+    so from their clips; the others are rendered and measured.  The layers are
+    independent, so their energies add.  With other layers present, the peak is
+    that of the real sum, block by block (a bed's peak rarely meets the voice's).
     """
     step = mix.rate // 10
     count = mix.total // step
     energies = np.zeros(count)
+    reporting = [layer for layer in mix.layers if hasattr(layer, "energies")]
+    rendered = [layer for layer in mix.layers if not hasattr(layer, "energies")]
+    for layer in reporting:
+        energies += layer.energies(step, count) * (mix.channels // layer.channels)
+    if not rendered:
+        return Loudness(integrated(energies, step), db(sum(layer.peak() for layer in reporting)))
+    rest = Mix(mix.timeline, rendered, mix.rate)
+    meter = LoudnessMeter(mix.rate, mix.channels)
     peak = 0.0
-    rendered: list = []
-    for layer in mix.layers:
-        if hasattr(layer, "energies"):
-            energies += layer.energies(step, count) * (mix.channels // layer.channels)
-            peak += layer.peak()
-        else:
-            rendered.append(layer)
-    if rendered:
-        rest = Mix(mix.timeline, rendered, mix.rate)
-        meter = LoudnessMeter(mix.rate, mix.channels)
-        # The peak of the real sum, not the sum of the layers' peaks (a bed's peak rarely meets
-        # the voice's): placing the voice's clips is cheap, and a near-ceiling peak is estimated
-        # between samples too (true_peaks oversamples only frames within 3 dB of the largest).
-        peak = 0.0
-        for start in range(0, rest.total, block):
-            n = min(block, rest.total - start)
-            chunk = rest.render(start, n)
-            meter.feed(chunk if chunk.shape[1] == mix.channels else np.repeat(chunk, mix.channels, axis=1))
-            whole = chunk.astype(np.float32, copy=True)
-            for layer in mix.layers:
-                if layer not in rendered:
-                    whole += layer.render(start, n)  # mono spreads over the channels
-            peak = max(peak, float(true_peaks(whole, max(peak, 1e-6) * HOT).max()))
-        energies += meter.energies()[:count]
+    for start in range(0, rest.total, block):
+        n = min(block, rest.total - start)
+        chunk = rest.render(start, n)
+        meter.feed(chunk if chunk.shape[1] == mix.channels else np.repeat(chunk, mix.channels, axis=1))
+        whole = chunk.astype(np.float32, copy=True)
+        for layer in reporting:
+            whole += layer.render(start, n)  # placing clips is cheap; mono spreads over the channels
+        # true_peaks oversamples only frames within 3 dB of the largest peak so far.
+        peak = max(peak, float(true_peaks(whole, max(peak, 1e-6) * HOT).max()))
+    energies += meter.energies()[:count]
     return Loudness(integrated(energies, step), db(peak))
 
 

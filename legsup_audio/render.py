@@ -26,6 +26,14 @@ BLOCK_FRAMES = SAMPLE_RATE  # one second: large enough for numpy, small enough t
 CLIP_MEMORY = 8  # clips kept resampled at once; events never overlap, so few are live
 
 
+def overlapping(starts: Sequence[int], ends: Sequence[int], start: int, end: int) -> range:
+    """Indices of the spans [starts[i], ends[i]) that meet frames [start, end).
+
+    The spans must not overlap one another, so that both lists are sorted.
+    """
+    return range(bisect.bisect_right(ends, start), bisect.bisect_left(starts, end))
+
+
 def ms_to_frame(ms: int, rate: int = SAMPLE_RATE) -> int:
     """The first frame at or after ``ms`` (exact for whole seconds)."""
     return ms * rate // 1000
@@ -108,10 +116,7 @@ class VoiceTrack:
     def render(self, start: int, n: int) -> np.ndarray:
         out = np.zeros((n, 1), dtype=np.float32)
         end = start + n
-        # Speech events never overlap, so both starts and ends are sorted.
-        first = bisect.bisect_right(self._ends, start)
-        last = bisect.bisect_left(self._starts, end)
-        for i in range(first, last):
+        for i in overlapping(self._starts, self._ends, start, end):  # speech events never overlap
             clip = self._clip(self._texts[i])
             at = self._starts[i]
             lo, hi = max(start, at), min(end, at + clip.shape[0])

@@ -13,11 +13,9 @@ compiler does) or how loud the session is (the master does).
 
 from __future__ import annotations
 
-import bisect
-
 import numpy as np
 
-from legsup_audio.render import SAMPLE_RATE, ms_to_frame
+from legsup_audio.render import SAMPLE_RATE, ms_to_frame, overlapping
 from legsup_audio.timeline import Timeline
 
 #: The guide's pitch: it rises from low to high over an inhale and falls back over
@@ -77,9 +75,7 @@ class ToneTrack:
     def render(self, start: int, n: int) -> np.ndarray:
         out = np.zeros((n, 1), dtype=np.float32)
         end = start + n
-        first = bisect.bisect_right(self._ends, start)
-        last = bisect.bisect_left(self._starts, end)
-        for i in range(first, last):
+        for i in overlapping(self._starts, self._ends, start, end):
             at, until = self._starts[i], self._ends[i]
             lo, hi = max(start, at), min(end, until)
             if lo < hi:
