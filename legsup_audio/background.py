@@ -15,7 +15,7 @@ Importing this module registers the block with the parser and the compiler.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
 import shutil
 import subprocess
@@ -29,7 +29,7 @@ from legsup_audio import compile as compile_stage
 from legsup_audio import parse
 from legsup_audio.errors import Problem
 from legsup_audio.model import CueScript
-from legsup_audio.parse import Ctx, check_keys, read_duration, read_mapping, suggest
+from legsup_audio.parse import Ctx, check_keys, file_problem, read_duration, read_mapping, suggest
 from legsup_audio.timeline import Event, Timeline, event_sort_key, ms_to_s
 
 KEY = "background"
@@ -163,15 +163,16 @@ def _music_file(node: Node, ctx: Ctx) -> str | None:
         ctx.error(node, "music file must be a path to an audio file (relative to the script)")
         return None
     base = Path(ctx.source).parent if getattr(ctx, "source", None) is not None else Path(ctx.file).parent
-    path = (base / Path(node.value.strip()).expanduser()).resolve()
-    if not path.exists():
+    path = base / Path(node.value.strip()).expanduser()
+    with contextlib.suppress(OSError, ValueError, RuntimeError):  # NUL in the name, a symlink loop
+        path = path.resolve()  # a symlink to a file elsewhere (a music library) is fine: it names a file
+    why = file_problem(path)
+    if why == "not found":
         ctx.error(node, f"music file not found: {path} (paths are relative to the script's folder)")
         return None
-    if not path.is_file():
-        ctx.error(node, f"music file {path} is not a regular file")
-        return None
-    if not os.access(path, os.R_OK):
-        ctx.error(node, f"music file {path} cannot be read (check its permissions)")
+    if why is not None:
+        fix = " (check its permissions)" if why.startswith("cannot be read") else "; give an audio file"
+        ctx.error(node, f"music file {path} {why}{fix}")
         return None
     problem = check_decodable(path)
     if problem:

@@ -23,6 +23,7 @@ from legsup_audio.cadence import CadenceError, GuideCue, Pattern, Phase, Ramp
 from legsup_audio.compile import STEP_BLOCK_COMPILERS, SpokenLength
 from legsup_audio.durations import format_ms
 from legsup_audio.errors import Problem
+from legsup_audio.limits import MAX_BREATHE_CYCLES
 from legsup_audio.model import CueScript, Pos, Step
 from legsup_audio.parse import (
     STEP_BLOCKS,
@@ -128,6 +129,12 @@ def parse_breathe(node: Node, ctx: Ctx) -> Breathe | None:
             ctx.error(for_node, _for_message(str(exc), pattern, ramp))
             return None
     assert cycles is not None
+    if cycles > MAX_BREATHE_CYCLES:  # before a single phase is laid out: each one costs memory and time
+        where = for_node if for_node is not None else cycles_node
+        assert where is not None
+        ctx.error(where, f"'breathe' makes {cycles:,} cycles, over the limit of {MAX_BREATHE_CYCLES:,} in one "
+                         "block; use fewer cycles or a shorter 'for', or slower phases")
+        return None
     return Breathe(
         pattern=pattern,
         cycles=cycles,
@@ -204,9 +211,12 @@ def _choice(node: Node, ctx: Ctx) -> str:
 
 def _whole(node: Node, ctx: Ctx, what: str, least: int) -> int | None:
     text = node.value.strip() if isinstance(node, ScalarNode) else ""
-    if text.isdigit() and int(text) >= least:
+    # ASCII only: '²'.isdigit() is true but int('²') fails; and int() refuses thousands of digits.
+    if text.isascii() and text.isdigit() and len(text) <= 100 and int(text) >= least:
         return int(text)
     shown = f"'{node.value}'" if isinstance(node, ScalarNode) else "a list or mapping"
+    if len(shown) > 40:
+        shown = shown[:36] + "...'"
     ctx.error(node, f"{what} must be a whole number, {least} or more, not {shown}")
     return None
 

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from legsup_audio import __version__
+from legsup_audio.checkpoint import stop_line
 from legsup_audio.durations import format_ms
 from legsup_audio.errors import LegsupError, Problem, ScriptError, UsageError
 
@@ -55,11 +56,11 @@ def reports_errors(func: F) -> F:
             for line in exc.lines():
                 typer.echo(line, err=True)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("legsup: stopped", err=True)
+        except KeyboardInterrupt as exc:
+            typer.echo(stop_line(exc), err=True)  # with where an export was stopped and what it left
             raise typer.Exit(130) from None
         except Stopped as exc:
-            typer.echo(str(exc), err=True)
+            typer.echo(stop_line(exc, str(exc)), err=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -89,6 +90,27 @@ ScriptArg = Annotated[
 NoBackground = Annotated[
     bool, typer.Option("--no-background", help="Leave the script's background bed out: the voice only.")
 ]
+
+
+MaxLength = Annotated[
+    str | None, typer.Option("--max-length", help="Refuse sessions longer than this (e.g. 6h, 90m). Default: 4h.")
+]
+
+
+def _max_length_ms(value: str | None) -> int:
+    """``--max-length`` in ms; a bad value is a usage error (exit 2), not a traceback."""
+    from legsup_audio.durations import HINT, parse_duration
+    from legsup_audio.limits import DEFAULT_MAX_LENGTH_MS
+
+    if value is None:
+        return DEFAULT_MAX_LENGTH_MS
+    try:
+        ms = parse_duration(value) if len(value) <= 40 else None
+    except (ValueError, OverflowError):
+        ms = None
+    if ms is None or ms <= 0:
+        raise UsageError(f"--max-length '{value}' is not a length above 0: {HINT}, e.g. --max-length 6h")
+    return ms
 
 
 def _progress(label: str) -> Callable[[int, int], None] | None:
@@ -126,6 +148,7 @@ def export(
         Path | None, typer.Option("--to", help="Then copy the finished files to this folder (a phone or SD card).")
     ] = None,
     no_background: NoBackground = False,
+    max_length: MaxLength = None,
 ) -> None:
     """Render scripts to tagged audio files with .lrc/.vtt captions (default output/<script-id>.mp3).
 
@@ -147,9 +170,11 @@ def export(
             )
 
     names: list[str | None] = list(scripts or [None])
+    limit = _max_length_ms(max_length)
     with ProgressDisplay(err, tracks=len(names), stdout_is_terminal=out.is_terminal) as display:
         batch = export_scripts(names, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
-                               progress=display, on_track=wrote, background=not no_background)
+                               progress=display, on_track=wrote, background=not no_background,
+                               max_length_ms=limit)
     if batch.playlist is not None:
         total = sum(track.duration_ms for track in batch.tracks)
         out.print(f"wrote {batch.playlist} ({len(batch.tracks)} tracks, {format_ms(total)})")
@@ -165,6 +190,7 @@ def play(
         str | None, typer.Option("--from", help="Start at this step (its id, or its number from 1).")
     ] = None,
     no_background: NoBackground = False,
+    max_length: MaxLength = None,
 ) -> None:
     """Play a session through the sound card, with a progress display and keys."""
     from legsup_audio.encode import FORMATS
@@ -172,7 +198,7 @@ def play(
     from legsup_audio.pipeline import build, mastered
     from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
 
-    session = build(script, progress=_progress("speaking"))
+    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length))
     start_ms = 0 if from_step is None else _step_start(session.timeline, from_step)
     # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
     source, _ = mastered(session, TARGET_LUFS + FORMATS["wav"].loudness_loss_db, background=not no_background)
@@ -199,11 +225,12 @@ def _step_start(tl: Any, wanted: str) -> int:
 def timeline(
     script: ScriptArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
+    max_length: MaxLength = None,
 ) -> None:
     """Print the compiled timeline of a script: a table, or JSON with --json."""
     from legsup_audio.pipeline import build
 
-    session = build(script, progress=_progress("speaking"))
+    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length))
     tl = session.timeline
     if as_json:
         sys.stdout.write(tl.to_json())
@@ -221,14 +248,17 @@ def timeline(
 @reports_errors
 def validate(
     scripts: Annotated[list[str], typer.Argument(help="Cue scripts to check (paths or built-in names).")],
+    max_length: MaxLength = None,
 ) -> None:
     """Check scripts and report every problem; exit 0 when all are valid."""
     from legsup_audio.pipeline import build
 
+    limit = _max_length_ms(max_length)
+
     problems: list[Problem] = []
     for name in scripts:
         try:
-            session = build(name)
+            session = build(name, max_length_ms=limit)
         except ScriptError as exc:
             problems.extend(exc.problems)
             continue

@@ -6,6 +6,9 @@ and ``at``, step ``duration`` as a minimum, and the ``tail``.  Spoken lengths
 come in as a function (text -> ms) so the compiler stays pure: the speech stage
 measures real clips, tests pass a fake.  Timing errors that only show once
 lengths are known (``at`` before the cursor) are collected and raised together.
+A session longer than the length limit (``limits.DEFAULT_MAX_LENGTH_MS``, or
+``--max-length``) is an error too: checked first from the silences alone, which
+need no speech and no expansion of breathing blocks, then on the exact layout.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Protocol
 
 from legsup_audio.durations import format_ms
 from legsup_audio.errors import Problem, ScriptError
+from legsup_audio.limits import DEFAULT_MAX_LENGTH_MS
 from legsup_audio.model import CueScript, Pause, Say, Step, Wait
 from legsup_audio.timeline import Event, StepSpan, Timeline, event_sort_key
 
@@ -39,8 +43,13 @@ TimelinePass = Callable[[CueScript, Timeline, list[Problem]], Timeline]
 TIMELINE_PASSES: list[TimelinePass] = []
 
 
-def compile_script(script: CueScript, spoken: SpokenLength) -> Timeline:
-    """Lay out every step and event of ``script``; raises ``ScriptError`` on timing errors."""
+def compile_script(script: CueScript, spoken: SpokenLength, max_length_ms: int = DEFAULT_MAX_LENGTH_MS) -> Timeline:
+    """Lay out every step and event of ``script``; raises ``ScriptError`` on timing errors.
+
+    A session longer than ``max_length_ms`` is an error, found before any block is laid out
+    when its silences alone are too long.
+    """
+    check_length(script, max_length_ms)
     file = str(script.path)
     problems: list[Problem] = []
     events: list[Event] = []
@@ -58,6 +67,9 @@ def compile_script(script: CueScript, spoken: SpokenLength) -> Timeline:
         start = end
     if problems:
         raise ScriptError(problems)
+    if start + script.tail > max_length_ms:
+        ends = [span.end for span in spans]
+        raise ScriptError([_too_long(script, ends, start + script.tail, max_length_ms, at_least=False)])
     events.sort(key=event_sort_key)
     timeline = Timeline(
         title=script.title,
@@ -107,3 +119,73 @@ def _step_cues(
         cursor += length + (cue.gap if cue.gap is not None else script.gap)
         cursor_line = cue.pos.line
     return cursor, events
+
+
+# --- the length limit -------------------------------------------------------------------
+
+
+def check_length(script: CueScript, max_length_ms: int = DEFAULT_MAX_LENGTH_MS) -> None:
+    """Raise ``ScriptError`` when the session is surely longer than ``max_length_ms``.
+
+    Uses only what needs no speech: every clip counted as 0 ms long, so the result is a
+    lower bound of the real length.  Cheap (a breathing block's length is closed-form),
+    so the pipeline runs it before speaking: a typo like ``pause: 90h`` fails at once.
+    """
+    ends = silent_step_ends(script)
+    total = (ends[-1] if ends else script.lead_in) + script.tail
+    if total > max_length_ms:
+        raise ScriptError([_too_long(script, ends, total, max_length_ms, at_least=True)])
+
+
+def silent_step_ends(script: CueScript) -> list[int]:
+    """Where each step would end if every spoken clip took no time: a lower bound of each end."""
+    ends: list[int] = []
+    start = script.lead_in
+    for step in script.steps:
+        cursor = start
+        for cue in step.cues:
+            if isinstance(cue, Pause):
+                cursor += cue.length
+                continue
+            if cue.at is not None:  # an `at` before the cursor is an error, reported by the real layout
+                cursor = max(cursor, start + cue.at)
+            if isinstance(cue, Say):
+                cursor += cue.gap if cue.gap is not None else script.gap
+        for key, block in step.extras:
+            length = getattr(block, "length", None) if key in STEP_BLOCK_COMPILERS else None
+            if isinstance(length, int):
+                cursor += length
+        end = max(cursor, start + step.duration) if step.duration is not None else cursor
+        ends.append(end)
+        start = end
+    return ends
+
+
+def _too_long(script: CueScript, ends: list[int], total: int, limit: int, *, at_least: bool) -> Problem:
+    """The problem for a session over the limit, at the step during which it passes the limit."""
+    index = next((i for i, end in enumerate(ends) if end + script.tail > limit), None)
+    line, col, where = 1, 1, ""
+    if index is not None:
+        step = script.steps[index]
+        line, col, where = step.pos.line, step.pos.col, f" (it passes the limit in step '{step.id}')"
+    hours = total // 3_600_000 + 1
+    fix = f"--max-length {hours}h" if hours <= 1000 else "--max-length, or check for a duration far too long"
+    return Problem(
+        str(script.path), line, col,
+        f"the session {'would last at least' if at_least else 'lasts'} {_span(total)}, over the limit of "
+        f"{_span(limit)}{where}; shorten it, or raise the limit with {fix}",
+    )
+
+
+def _span(ms: int) -> str:
+    """A length as people say it: ``4h``, ``4h 30m``, ``12m 3.5s``."""
+    hours, rest = divmod(ms, 3_600_000)
+    if hours > 1_000_000:
+        return "over a million hours"
+    minutes, rest = divmod(rest, 60_000)
+    parts = [f"{hours}h"] if hours else []
+    if minutes:
+        parts.append(f"{minutes}m")
+    if rest or not parts:
+        parts.append(f"{rest / 1000:g}s")
+    return " ".join(parts)

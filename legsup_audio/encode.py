@@ -3,13 +3,21 @@
 Owns the ffmpeg command line for each output format and feeding it blocks as
 they are rendered, so the whole session is never held in memory and rendering
 runs on one core while ffmpeg encodes on the other.  It writes to the path it
-is given (a temporary file, see ``output``); tags are written afterwards.
+is given (a temporary file, see ``output``); tags are written afterwards.  On
+any failure or stop signal ffmpeg is killed and reaped before the error goes up,
+so it never writes on after the temporary file is gone; a write error ffmpeg
+reports (full disk, size limit, read-only or forbidden folder) becomes one clear
+message, even when ffmpeg exits 0 after it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import queue
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -20,7 +28,9 @@ from typing import IO, Protocol
 
 import numpy as np
 
+from legsup_audio.checkpoint import checkpoint, enter, pausing_at, signals_held
 from legsup_audio.errors import OutputError, SetupError
+from legsup_audio.output import explain
 from legsup_audio.render import BLOCK_FRAMES
 
 
@@ -92,6 +102,7 @@ class _PipeWriter:
         self.pipe = pipe
         self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self.failed = threading.Event()
+        self.wrote = threading.Event()  # some audio has reached ffmpeg
         self.thread = threading.Thread(target=self._run, name="legsup-encode-writer", daemon=True)
         self.thread.start()
 
@@ -101,6 +112,8 @@ class _PipeWriter:
                 continue  # drain: the producer must never block on a dead pipe
             try:
                 self.pipe.write(data)
+                self.pipe.flush()
+                self.wrote.set()
             except (BrokenPipeError, OSError):
                 self.failed.set()
         try:
@@ -120,7 +133,8 @@ class _PipeWriter:
 
     def abort(self) -> None:
         self.failed.set()
-        self.queue.put(None)
+        if self.thread.is_alive():
+            self.queue.put(None)
         self.thread.join(timeout=5)
 
 
@@ -141,36 +155,86 @@ def encode(
     bitrate: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     block: int = BLOCK_FRAMES,
+    target: Path | None = None,
 ) -> None:
-    """Encode every frame of ``source`` to ``dest`` in ``fmt``."""
+    """Encode every frame of ``source`` to ``dest`` in ``fmt``.
+
+    ``target`` is the path messages name (the file ``dest`` will become), when ``dest``
+    is a temporary file.
+    """
+    enter("encoding")
     spec = FORMATS[fmt]
     args = ffmpeg_args(spec, source.rate, source.channels, bitrate, dest)
     with tempfile.TemporaryFile() as errors:
+        proc: subprocess.Popen[bytes] | None = None
+        writer: _PipeWriter | None = None
         try:
-            proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
-        except OSError as exc:
-            raise SetupError(f"ffmpeg could not be started ({exc.strerror}); {MISSING_FFMPEG}") from None
-        assert proc.stdin is not None
-        _widen_pipe(proc.stdin)
-        writer = _PipeWriter(proc.stdin)
-        try:
+            # Held while starting: a stop signal landing before ``proc`` is known would orphan
+            # an ffmpeg that, seeing its input end, writes a file after ours is cleaned up.
+            with signals_held():
+                try:
+                    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+                except OSError as exc:
+                    raise SetupError(f"ffmpeg could not be started ({exc.strerror}); {MISSING_FFMPEG}") from None
+            assert proc.stdin is not None
+            _widen_pipe(proc.stdin)
+            writer = _PipeWriter(proc.stdin)
             for start in range(0, source.total, block):
                 n = min(block, source.total - start)
                 if not writer.put(source.read(start, n).tobytes()):
                     break  # ffmpeg stopped reading: its error is reported below
+                if start == 0:
+                    if pausing_at("encoding"):
+                        writer.wrote.wait(30)  # the test hook pauses mid-stream, once ffmpeg has audio
+                    checkpoint("encoding")
                 if progress:
                     progress(start + n, source.total)
+            broken = not writer.close()
+            code = proc.wait()
         except BaseException:
-            writer.abort()
-            proc.kill()
-            proc.wait()
+            if proc is not None:
+                proc.kill()  # ffmpeg first, so a writer blocked on the pipe gets EPIPE and lets go
+            if writer is not None:
+                writer.abort()
+            if proc is not None:
+                if proc.stdin is not None:
+                    with contextlib.suppress(OSError):
+                        proc.stdin.close()
+                proc.wait()
             raise
-        broken = not writer.close()
-        code = proc.wait()
-        if code != 0 or broken:
-            errors.seek(0)
-            lines = errors.read().decode(errors="replace").strip().splitlines()
-            detail = lines[-1] if lines else f"exit status {code}"
-            if "No space left" in detail:
-                raise OutputError(f"the disk holding {dest.parent} is full; free some space or choose another place with -o")
-            raise OutputError(f"ffmpeg could not encode {fmt}: {detail}")
+        errors.seek(0)
+        lines = errors.read().decode(errors="replace").strip().splitlines()
+        # ffmpeg 5.1 exits 0 from a full disk while writing MP3, leaving a truncated file:
+        # what it printed counts as much as its status.
+        if code != 0 or broken or any(_write_error(line) for line in lines):
+            raise OutputError(ffmpeg_failure(fmt, target or dest, code, lines))
+
+
+#: What ffmpeg prints (strerror) when writing its output fails, and the errno it stands for.
+_WRITE_ERRORS = {
+    "No space left on device": errno.ENOSPC,
+    "Disk quota exceeded": errno.EDQUOT,
+    "File too large": errno.EFBIG,
+    "Permission denied": errno.EACCES,
+    "Read-only file system": errno.EROFS,
+}
+
+
+def _write_error(line: str) -> int | None:
+    """The errno of an output write error ffmpeg reported on ``line``, if it is one."""
+    for text, number in _WRITE_ERRORS.items():
+        if text in line:
+            return number
+    return errno.EIO if line.startswith(("Error writing trailer", "Error closing file")) else None
+
+
+def ffmpeg_failure(fmt: str, dest: Path, code: int, lines: list[str]) -> str:
+    """One clear line for a failed ffmpeg run, from its exit status and its last error lines."""
+    if code == -getattr(signal, "SIGXFSZ", 25):  # killed for passing the file-size limit
+        return explain(OSError(errno.EFBIG, "File too large"), dest.parent)
+    for line in reversed(lines):
+        number = _write_error(line)
+        if number is not None and number != errno.EIO:
+            return explain(OSError(number, os.strerror(number)), dest.parent)
+    detail = lines[-1] if lines else f"exit status {code}"
+    return f"ffmpeg could not encode {fmt}: {detail}"

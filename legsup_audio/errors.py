@@ -33,7 +33,18 @@ class Problem:
 
     def __str__(self) -> str:
         prefix = "" if self.severity == "error" else "warning: "
-        return f"{self.file}:{self.line}:{self.col}: {prefix}{self.message}"
+        return f"{self.file}:{self.line}:{self.col}: {prefix}{one_line(self.message)}"
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and control characters shown escaped (``\\n``, ``\\x1b``).
+
+    Messages quote what a script says, and a quoted YAML string may hold any character:
+    a problem must stay one line, and must not send escape sequences to the terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
 class ScriptError(LegsupError):

@@ -4,7 +4,8 @@ Owns the order of an export job (claim the targets, render and master, encode
 into a temporary file, tag it, write the ``.lrc``/``.vtt`` sidecars into
 temporary files, rename the sidecars and then the audio into place) so that each
 target holds either the previous file or the complete new one, never a half-made
-one; and the batch job (numbered tracks, the ``.m3u8`` playlist, the copy to a
+one, even when a stop signal lands (the renames run with signals held, and the
+:class:`~legsup_audio.checkpoint.Job` records what the stop line reports); and the batch job (numbered tracks, the ``.m3u8`` playlist, the copy to a
 phone folder).  It does not render, encode, tag or draw itself: those are
 ``pipeline``/``encode``, ``tags``, ``sidecars``, ``cover`` and ``sync``.
 """
@@ -21,14 +22,23 @@ from typing import Protocol
 
 import mutagen
 
+from legsup_audio.checkpoint import Job, checkpoint, current, enter, signals_held
 from legsup_audio.cover import load_cover, make_cover
 from legsup_audio.encode import FORMATS, encode, find_ffmpeg
 from legsup_audio.errors import LegsupError, OutputError, UsageError
+from legsup_audio.limits import DEFAULT_MAX_LENGTH_MS
 from legsup_audio.master import TARGET_LUFS, Loudness, Mastered
-from legsup_audio.output import atomic_path, ensure_folder, write_text_atomic
+from legsup_audio.output import (
+    atomic_path,
+    ensure_folder,
+    explain,
+    os_error_in,
+    write_text_atomic,
+)
 from legsup_audio.pipeline import Session, build, mastered, without_background
 from legsup_audio.playlist import m3u8_text, track_filename
 from legsup_audio.sidecars import lrc_text, vtt_text
+from legsup_audio.speech.cache import default_cache_dir
 from legsup_audio.sync import CopyReport, check_destination, copy_files
 from legsup_audio.tags import TrackMeta, write_tags
 
@@ -144,14 +154,23 @@ def _tag(path: Path, fmt: str, session: Session, meta: TrackMeta, dest: Path) ->
     try:
         write_tags(path, fmt, session.timeline, meta)
     except (mutagen.MutagenError, OSError) as exc:
-        raise OutputError(f"could not write the tags of {dest}: {exc}") from None
+        # mutagen wraps the OSError of a full disk in its own error: say what it means.
+        cause = os_error_in(exc)
+        detail = explain(cause, dest.parent) if cause is not None else str(exc)
+        raise OutputError(f"could not write the tags of {dest}: {detail}") from None
 
 
 def _write_text(path: Path, text: str, dest: Path) -> None:
     try:
         path.write_text(text, encoding="utf-8", newline="\n")
     except OSError as exc:
-        raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {dest}: {explain(exc, dest.parent)}") from None
+
+
+def _speech_failure(exc: OSError) -> str:
+    # Speaking writes only into the clip cache (and the engine's scratch folder).
+    folder = Path(exc.filename).parent if isinstance(exc.filename, str) else default_cache_dir()
+    return f"cannot store the spoken clips: {explain(exc, folder, 'LEGSUP_CACHE_DIR')}"
 
 
 def export_session(
@@ -184,23 +203,37 @@ def export_session(
     artist = session.script.author or PRODUCT
     texts = (lrc_text(timeline, artist), vtt_text(timeline)) if sidecars else ()
     side_targets = sidecar_paths(dest)[: len(texts)]
-    written = False
+    job = current()
+    if job is not None:
+        job.writing(dest)
+    written = committed = False
     try:
         with contextlib.ExitStack() as stack:
             tmp = stack.enter_context(atomic_path(dest))  # entered first, so renamed last
             side_tmps = [stack.enter_context(atomic_path(target)) for target in side_targets]
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="legsup-cover"))
             drawing = pool.submit(drawn_cover, session) if own_cover is None else None
+            checkpoint("rendering")
             source, loudness = _mastered(session, fmt, background)
-            encode(source, tmp, fmt, bitrate, progress)
+            encode(source, tmp, fmt, bitrate, progress, target=dest)
             cover = own_cover if drawing is None else (drawing.result(), "image/png")
             meta = track_meta(session, track=track, track_total=track_total, cover=cover)
+            checkpoint("tagging")
             _tag(tmp, fmt, session, meta, dest)
+            enter("sidecars")
             for path, text, target in zip(side_tmps, texts, side_targets):
                 _write_text(path, text, target)
+                checkpoint("sidecars")
             written = True
+            # Every rename or none: a stop signal waits until the track and its captions are in place.
+            with signals_held():
+                stack.close()
+                committed = True
+                if job is not None:
+                    job.finished.append(dest)
+                enter("finished")
     except BaseException:
-        if written:  # a rename failed, so the audio was not renamed: take back captions already renamed
+        if written and not committed:  # a rename failed, so the audio was not renamed: take back captions renamed
             for target, text in zip(side_targets, texts):
                 with contextlib.suppress(OSError, UnicodeDecodeError):
                     if target.read_text(encoding="utf-8") == text:
@@ -240,6 +273,7 @@ def export_scripts(
     background: bool = True,
     progress: Progress | None = None,
     on_track: Callable[[ExportResult], None] | None = None,
+    max_length_ms: int = DEFAULT_MAX_LENGTH_MS,
 ) -> BatchResult:
     """Export one script, or several as a numbered batch with a playlist; then copy to ``to``.
 
@@ -262,13 +296,40 @@ def export_scripts(
     if folder is not None:
         ensure_folder(folder)
     total = len(names)
+    with Job(total=total, folder=folder) as job:
+        return _export_all(job, names, folder, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
+                           background=background, progress=progress, on_track=on_track, max_length_ms=max_length_ms)
+
+
+def _export_all(
+    job: Job,
+    names: list[str | Path | None],
+    folder: Path | None,
+    *,
+    output: Path | None,
+    fmt: str,
+    bitrate: str | None,
+    playlist: str | None,
+    to: Path | None,
+    background: bool,
+    progress: Progress | None,
+    on_track: Callable[[ExportResult], None] | None,
+    max_length_ms: int,
+) -> BatchResult:
+    batch = folder is not None
+    total = len(names)
     results: list[ExportResult] = []
     for index, name in enumerate(names, start=1):
         label = "legs-up-the-wall" if name is None else str(name)
+        job.track(index, label)
         if progress is not None:
             progress.track(index, total, label)
         try:
-            session = build(name, progress=progress.phase("speaking") if progress else None)
+            try:
+                session = build(name, progress=progress.phase("speaking") if progress else None,
+                                max_length_ms=max_length_ms)
+            except OSError as exc:  # a full disk under the clip cache, most often
+                raise OutputError(_speech_failure(exc)) from None
             if not background:
                 session = without_background(session)
             if folder is not None:
@@ -289,12 +350,16 @@ def export_scripts(
         results.append(result)
         if on_track is not None:
             on_track(result)
+        checkpoint("finished")
     files = [path for result in results for path in result.files]
     playlist_path = None
     if folder is not None:
         playlist_path = folder / f"{playlist or DEFAULT_PLAYLIST}.m3u8"
         entries = [(r.path.relative_to(folder).as_posix(), r.duration_ms, r.title) for r in results]
+        job.writing(playlist_path)
+        checkpoint("playlist")
         write_text_atomic(playlist_path, m3u8_text(entries))
+        job.target = None
         files.append(playlist_path)
     copied = copy_files(files, to) if to is not None else None
     return BatchResult(tuple(results), playlist_path, copied, tuple(files))

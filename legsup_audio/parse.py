@@ -4,24 +4,32 @@ Owns reading the file (UTF-8 only), YAML syntax errors, and every structural
 rule of SPEC section 2: allowed keys, types, durations, ids, empty steps and
 empty text.  It collects *every* problem, each pinned to ``FILE:LINE:COL``, and
 raises one ``ScriptError`` carrying them all.  YAML is read with PyYAML's safe
-composer, so node positions survive and nothing in a script can run code.  It
-does not know clip lengths, so timing rules that need them live in ``compile``.
+composer, so node positions survive and nothing in a script can run code; tags,
+anchors and aliases are refused outright.  It enforces the size limits of
+``limits`` (file size, nesting, cue count, text length) before they can cost
+memory or time.  It does not know clip lengths, so timing rules that need them
+live in ``compile``.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Collection
+import stat
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
-from legsup_audio.durations import parse_duration
+from legsup_audio.durations import HINT, parse_duration
 from legsup_audio.errors import Problem, ScriptError
+from legsup_audio.limits import MAX_CUES, MAX_DEPTH, MAX_FILE_BYTES, MAX_TEXT_CHARS
 from legsup_audio.model import (
     DEFAULT_GAP_MS,
     DEFAULT_LEAD_IN_MS,
@@ -42,6 +50,8 @@ CUE_KEYS = ("say", "gap", "at", "pause")
 #: Keys of later features, rejected with a clear message until they are built.
 NOT_YET: dict[str, str] = {}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_MAX_DURATION_CHARS = 40  # '1h 59m 59.999s' and friends fit many times over
+_CORE_TAG = "tag:yaml.org,2002:"
 
 #: Extension point: parsers for blocks owned by later stages, keyed by YAML key.
 #: Each gets the value node and the context and returns the parsed block (or None).
@@ -57,6 +67,7 @@ class Ctx:
     file: str
     problems: list[Problem] = field(default_factory=list)
     source: Path | None = None  # the script's path: relative paths in it are resolved against its folder
+    cues: int = 0  # cues read so far, for the MAX_CUES limit
 
     def error(self, node: Node | None, message: str) -> None:
         line, col = _where(node)
@@ -120,7 +131,7 @@ def check_keys(
         ctx.error(key_node, f"unknown key '{key}' in {what}{suggest(key, [*allowed, *blocks])}")
 
 
-def read_text(node: Node, ctx: Ctx, what: str) -> str | None:
+def read_text(node: Node, ctx: Ctx, what: str, fix: str = "shorten it") -> str | None:
     """A non-empty line of text; numbers and words like `yes` are taken as written."""
     if not isinstance(node, ScalarNode):
         ctx.error(node, f"{what} must be text, not {_kind(node)}")
@@ -132,6 +143,9 @@ def read_text(node: Node, ctx: Ctx, what: str) -> str | None:
     if not text:
         ctx.error(node, f"{what} is empty")
         return None
+    if len(text) > MAX_TEXT_CHARS:
+        ctx.error(node, f"{what} is {len(text):,} characters long, over the limit of {MAX_TEXT_CHARS:,}; {fix}")
+        return None
     return text
 
 
@@ -139,11 +153,46 @@ def read_duration(node: Node, ctx: Ctx, what: str) -> int | None:
     if not isinstance(node, ScalarNode):
         ctx.error(node, f"{what} must be a duration, not {_kind(node)}")
         return None
+    if len(node.value) > _MAX_DURATION_CHARS:  # int() of 5,000 digits raises with a message about Python
+        ctx.error(node, f"{what}: '{node.value[:20]}...' is not a duration: {HINT}")
+        return None
     try:
         return parse_duration(node.value)  # as written: `no` or `yes` are not durations either
     except ValueError as exc:
         ctx.error(node, f"{what}: {exc}")
         return None
+    except OverflowError:  # e.g. 1e308 seconds: finite as a float, infinite in ms
+        ctx.error(node, f"{what}: '{node.value}' is far too long to be a duration: {HINT}")
+        return None
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot serve as an input file (cover, music), or None when it can.
+
+    It must be a regular file that really opens for reading: symlinks are followed,
+    even out of the script's folder (a music library is often a link), but a folder,
+    device or pipe is refused, since reading ``/dev/zero`` or a FIFO never ends.
+    Readability is tested by opening the file, not with ``os.access``, which answers
+    for the real user id and says yes to root for any file.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return "not found"
+    except ValueError:  # a NUL character: no file can have this name
+        return "is not a valid file name (it holds a NUL character)"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file (a device, pipe or socket)"
+    try:
+        with path.open("rb") as f:
+            f.read(1)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    return None
 
 
 def _kind(node: Node) -> str:
@@ -153,20 +202,35 @@ def _kind(node: Node) -> str:
         return "a list"
     if node.tag == "tag:yaml.org,2002:null":
         return "nothing"
-    return f"'{node.value}'"
+    value = " ".join(node.value.split())  # a multi-line scalar is quoted on one line
+    return f"'{value if len(value) <= 60 else value[:57] + '...'}'"
 
 
 # --- the script ------------------------------------------------------------------------
 
 
 def load_yaml(text: str, ctx: Ctx) -> Node | None:
-    """Compose YAML into position-carrying nodes; reports syntax errors and aliases."""
+    """Compose YAML into position-carrying nodes; reports syntax errors and what scripts may not use.
+
+    The parser's events are read first (PyYAML's parser is iterative) and checked:
+    anchors and aliases (a "billion laughs" bomb), tags (``!!python/object/...``) and
+    nesting deeper than ``MAX_DEPTH`` are refused at their position, the last before
+    PyYAML's recursive composer could overflow the stack.  The checked events are then
+    composed into nodes without reading the text a second time.
+    """
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                ctx.error(_mark_node(event), "YAML anchors and aliases (& and *) are not allowed in cue scripts")
+        events: list[yaml.Event] = []
+        depth = 0
+        for event in _parse_events(text):
+            if (problem := _refused(event, depth)) is not None:
+                ctx.error(_mark_node(event), problem)
                 return None
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            events.append(event)
+        return _EventComposer(events).get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -190,19 +254,88 @@ def load_yaml(text: str, ctx: Ctx) -> Node | None:
         return None
 
 
+def _parse_events(text: str) -> Iterator[yaml.Event]:
+    """The text's parser events: from libyaml when it is installed (25 times faster, which
+    bounds the time a large file takes), else, or when libyaml finds an error, from PyYAML's
+    own parser, whose messages are the ones we report.  Both emit the same events and node
+    marks for valid YAML without tabs or empty plain values (``tests/test_fuzz.py`` checks
+    this on random text); libyaml accepts some tabs that PyYAML refuses, so text with a tab
+    goes to PyYAML."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None and "\t" not in text:  # libyaml lets some tabs pass that PyYAML rightly refuses
+        try:
+            events = list(yaml.parse(text, Loader=fast))
+        except (yaml.YAMLError, UnicodeError):  # UnicodeError: a lone surrogate in text given by a caller
+            pass
+        else:
+            # An empty plain value (`title:`) is placed differently by libyaml; its messages must
+            # point where PyYAML points, so such a file is read again by PyYAML (it is rare and small).
+            if not any(isinstance(e, yaml.ScalarEvent) and not e.value and e.implicit[0] for e in events):
+                return iter(events)
+    return yaml.parse(text, Loader=yaml.SafeLoader)
+
+
+def _refused(event: yaml.Event, depth: int) -> str | None:
+    """Why a cue script may not contain ``event``, or None."""
+    if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+        return "YAML anchors and aliases (& and *) are not allowed in cue scripts"
+    tag = getattr(event, "tag", None)
+    if tag is not None:
+        shown = "!!" + tag[len(_CORE_TAG):] if tag.startswith(_CORE_TAG) else tag
+        return f"YAML tags such as '{shown}' are not allowed in cue scripts: a script is plain data; remove the tag"
+    if isinstance(event, yaml.CollectionStartEvent) and depth >= MAX_DEPTH:
+        return (f"lists and mappings are nested more than {MAX_DEPTH} levels deep here; a cue script needs "
+                "only a few (is a bracket unclosed?)")
+    return None
+
+
+class _EventComposer(Composer, Resolver):
+    """PyYAML's composer fed from a list of already-checked parser events."""
+
+    def __init__(self, events: list[yaml.Event]) -> None:
+        self._events = deque(events)
+        Composer.__init__(self)
+        Resolver.__init__(self)
+
+    def check_event(self, *choices: type) -> bool:
+        return bool(self._events) and (not choices or isinstance(self._events[0], choices))
+
+    def peek_event(self) -> yaml.Event:
+        return self._events[0]
+
+    def get_event(self) -> yaml.Event:
+        return self._events.popleft()
+
+
 def _mark_node(event: Any) -> Node:
     return ScalarNode("tag:yaml.org,2002:str", "", event.start_mark, event.end_mark)
 
 
+def _too_big(display: str) -> ScriptError:
+    return ScriptError([Problem(display, 1, 1, f"the file is larger than {MAX_FILE_BYTES / 1e6:g} MB, the limit "
+                                               "for a cue script (real ones are a few KB): is it really a cue script?")])
+
+
 def read_source(path: Path, display: str) -> str:
+    """The file's text: a regular file (never a pipe or device, which could block or never end), at most
+    ``MAX_FILE_BYTES`` long, in UTF-8."""
     try:
-        data = path.read_bytes()
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise ScriptError([Problem(display, 1, 1, "is a folder, not a cue script")])
+        if not stat.S_ISREG(info.st_mode):
+            raise ScriptError([Problem(display, 1, 1, "is not a regular file (a device, pipe or socket); give the "
+                                                      "path of a cue script file")])
+        if info.st_size > MAX_FILE_BYTES:
+            raise _too_big(display)
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # files in /proc and the like report a size of 0
     except FileNotFoundError:
         raise ScriptError([Problem(display, 1, 1, "no such file")]) from None
-    except IsADirectoryError:
-        raise ScriptError([Problem(display, 1, 1, "is a folder, not a cue script")]) from None
     except OSError as exc:
-        raise ScriptError([Problem(display, 1, 1, f"cannot be read: {exc.strerror}")]) from None
+        raise ScriptError([Problem(display, 1, 1, f"cannot be read: {exc.strerror or exc}")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_big(display)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -225,6 +358,8 @@ def parse_script(
     display = display or str(path)
     ctx = Ctx(display, source=path)
     source = text if text is not None else read_source(path, display)
+    if text is not None and len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise _too_big(display)
     root = load_yaml(source, ctx)
     if root is None and not ctx.problems:
         ctx.error(None, "the file is empty: a cue script needs at least a title and steps")
@@ -259,9 +394,11 @@ def _script(
     cover = None
     if (node := value("cover")) is not None and (name := read_text(node, ctx, "cover")) is not None:
         cover = path.parent / Path(name).expanduser()
-        if not cover.is_file():
+        if (why := file_problem(cover)) == "not found":
             ctx.error(node, f"cover image '{name}' not found (looked for {cover}); give a PNG or JPEG "
                       "path relative to the script")
+        elif why is not None:
+            ctx.error(node, f"cover image {cover} {why}; give a PNG or JPEG path relative to the script")
     voice, voice_pos = DEFAULT_VOICE, None
     if (node := value("voice")) is not None:
         voice = read_text(node, ctx, "voice") or DEFAULT_VOICE
@@ -369,13 +506,23 @@ def _cues(node: Node, ctx: Ctx) -> list[Cue]:
     if not node.value:
         ctx.error(node, "cues is empty: give the step at least one cue")
         return []
-    return [cue for item in node.value if (cue := _cue(item, ctx)) is not None]
+    cues: list[Cue] = []
+    for item in node.value:
+        ctx.cues += 1
+        if ctx.cues > MAX_CUES:
+            if ctx.cues == MAX_CUES + 1:  # once: the rest are not even read
+                ctx.error(item, f"this is cue {ctx.cues:,} of the script, over the limit of {MAX_CUES:,} cues; "
+                                "split the session into several scripts (exported together, they make a playlist)")
+            continue
+        if (cue := _cue(item, ctx)) is not None:
+            cues.append(cue)
+    return cues
 
 
 def _cue(node: Node, ctx: Ctx) -> Cue | None:
     pos = ctx.pos(node)
     if isinstance(node, ScalarNode):
-        text = read_text(node, ctx, "the cue's text")
+        text = read_text(node, ctx, "the cue's text", fix="split it into shorter cues")
         return Say(text=text, pos=pos) if text is not None else None
     entries = read_mapping(node, ctx, "a cue")
     if entries is None:
@@ -407,7 +554,7 @@ def _cue(node: Node, ctx: Ctx) -> Cue | None:
         return Pause(length, pos) if length is not None else None
     if not has["say"]:
         return Wait(at, pos) if at is not None else None
-    text = read_text(entries["say"][1], ctx, "'say'")
+    text = read_text(entries["say"][1], ctx, "'say'", fix="split it into shorter cues")
     gap = read_duration(entries["gap"][1], ctx, "gap") if has["gap"] else None
     if text is None or (has["gap"] and gap is None) or (has["at"] and at is None):
         return None

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from legsup_audio.compile import compile_script
+from legsup_audio.checkpoint import during, signals_held
+from legsup_audio.compile import check_length, compile_script
+from legsup_audio.limits import DEFAULT_MAX_LENGTH_MS
 from legsup_audio.master import TARGET_LUFS, Loudness, Mastered, master
 from legsup_audio.model import CueScript
 from legsup_audio.parse import parse_script
@@ -21,7 +23,7 @@ from legsup_audio.render import SAMPLE_RATE, Layer, Mix, VoiceTrack
 from legsup_audio.resources import Found, resolve_script
 from legsup_audio.speech.base import SpeechEngine
 from legsup_audio.speech.cache import ClipCache, ClipRef
-from legsup_audio.speech.speaker import Speaker
+from legsup_audio.speech.speaker import Speaker, text_locations
 from legsup_audio.timeline import Timeline
 from legsup_audio.tones import ToneTrack
 from legsup_audio.voices import VoiceProfile, get_profile, make_engine, profile_languages
@@ -50,19 +52,22 @@ def build(
     cache: ClipCache | None = None,
     engine: SpeechEngine | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_length_ms: int = DEFAULT_MAX_LENGTH_MS,
 ) -> Session:
-    """Parse, speak and compile one script."""
+    """Parse, speak and compile one script; a session over ``max_length_ms`` is a ``ScriptError``."""
     script = load(found)
+    check_length(script, max_length_ms)  # before speaking: its silences alone may be too long
     profile = get_profile(script.voice)
     own_engine = engine is None
-    engine = engine or make_engine(profile)
     try:
+        with signals_held():  # a stop signal cannot fall between making the engine (its temp folder) and the try
+            engine = engine or make_engine(profile)
         speaker = Speaker(engine, profile.options, cache or ClipCache())
-        clips = speaker.speak(script.spoken_texts(), progress)
+        clips = speaker.speak(script.spoken_texts(), during("synthesis", progress), where=text_locations(script))
     finally:
-        if own_engine:
+        if own_engine and engine is not None:
             engine.close()
-    timeline = compile_script(script, lambda text: clips[text].duration_ms)
+    timeline = compile_script(script, lambda text: clips[text].duration_ms, max_length_ms)
     return Session(script, profile, clips, timeline)
 
 

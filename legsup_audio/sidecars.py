@@ -9,11 +9,15 @@ the same folder, then ``os.replace``) and never touches the audio itself.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
 
+from legsup_audio.checkpoint import signals_held
 from legsup_audio.errors import OutputError
+from legsup_audio.output import FULL, explain
 from legsup_audio.timeline import Event, Timeline
 
 
@@ -98,17 +102,18 @@ def vtt_text(timeline: Timeline, notes: bool = True) -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write UTF-8 text to ``path`` via a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp: str | None = None
     try:
+        with signals_held():  # a stop signal cannot fall between creating the file and knowing its name
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        tmp = None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def write_sidecars(audio_path: str | Path, timeline: Timeline) -> list[Path]:
@@ -123,8 +128,8 @@ def write_sidecars(audio_path: str | Path, timeline: Timeline) -> list[Path]:
         try:
             atomic_write_text(path, text)
         except OSError as exc:
-            raise OutputError(
-                f"cannot write {path}: {exc.strerror or exc}; check that the folder exists and is writable"
-            ) from exc
+            reason = (explain(exc, path.parent) if exc.errno in (*FULL, errno.EACCES, errno.EPERM, errno.EROFS)
+                      else f"{exc.strerror or exc}; check that the folder exists and is writable")
+            raise OutputError(f"cannot write {path}: {reason}") from exc
         written.append(path)
     return written

@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from legsup_audio.checkpoint import checkpoint, current, signals_held
 from legsup_audio.errors import OutputError, UsageError
+from legsup_audio.output import explain
 
 _CHUNK = 1 << 20
 
@@ -68,19 +70,24 @@ def same_content(a: Path, b: Path) -> bool:
 
 
 def _copy_one(source: Path, target: Path) -> None:
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".part{target.suffix}")
-    tmp = Path(name)
+    tmp: Path | None = None
     try:
+        with signals_held():  # a stop signal cannot fall between creating the file and knowing its name
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".part{target.suffix}")
+            tmp = Path(name)
         with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
-            shutil.copyfileobj(src, dst, _CHUNK)
+            checkpoint("copying")
+            while chunk := src.read(_CHUNK):
+                dst.write(chunk)
             dst.flush()
             os.fsync(dst.fileno())  # on the card before it has its real name
         with contextlib.suppress(OSError):  # FAT/exFAT mounts may refuse modes and times
             shutil.copystat(source, tmp)
         os.replace(tmp, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 def copy_files(files: Sequence[Path], folder: Path) -> CopyReport:
@@ -89,17 +96,25 @@ def copy_files(files: Sequence[Path], folder: Path) -> CopyReport:
     try:
         folder.mkdir(exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
+        raise OutputError(explain(exc, folder, "--to")) from None
+    job = current()
+    if job is not None:
+        job.copy_to, job.copy_total, job.copied = folder, len(files), 0
     copied: list[Path] = []
     skipped: list[Path] = []
     for source in files:
         target = folder / source.name
         if target.is_file() and same_content(source, target):
             skipped.append(target)
-            continue
-        try:
-            _copy_one(source, target)
-        except OSError as exc:
-            raise OutputError(f"cannot copy {source.name} to {folder}: {exc.strerror or exc}") from None
-        copied.append(target)
+        else:
+            if job is not None:
+                job.writing(target)
+            try:
+                _copy_one(source, target)
+            except OSError as exc:
+                raise OutputError(f"cannot copy {source.name} to {folder}: {explain(exc, folder, '--to')}") from None
+            copied.append(target)
+        if job is not None:
+            job.copied += 1
+            job.target = None
     return CopyReport(folder, tuple(copied), tuple(skipped))

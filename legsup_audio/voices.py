@@ -110,10 +110,13 @@ def get_profile(name: str) -> VoiceProfile:
 
 
 def make_engine(profile: VoiceProfile) -> SpeechEngine:
+    """The profile's engine, run in a supervised worker process so a hung call can be stopped."""
+    from legsup_audio.speech.supervised import SupervisedEngine
+
     if profile.engine == "fake":
         from legsup_audio.speech.fake import FakeEngine
 
-        return FakeEngine()
+        return SupervisedEngine(FakeEngine)
     from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
 
-    return Pyttsx3Engine()
+    return SupervisedEngine(Pyttsx3Engine)

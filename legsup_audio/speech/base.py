@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from legsup_audio.errors import SpeechError
+
 
 @dataclass(frozen=True, slots=True)
 class SpeechOptions:
@@ -47,6 +49,10 @@ class Clip:
     @property
     def duration_ms(self) -> int:
         return clip_ms(self.frames, self.rate)
+
+
+class ClipFailed(SpeechError):
+    """The engine could not speak one particular text; the speak stage adds where the script uses it."""
 
 
 def clip_ms(frames: int, rate: int) -> int:

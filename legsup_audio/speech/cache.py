@@ -1,11 +1,21 @@
-"""The content-addressed clip cache.
+"""The content-addressed clip cache, safe to share between processes.
 
 Owns where trimmed clips live on disk and how they are named, written and
 checked.  The key hashes everything that changes the sound (engine id and
 version, every speech option, the trimming rule, the text), so changing a voice
-or rate can never hand back old audio.  Entries are written to a temporary file
-and renamed into place, so a reader sees a whole entry or none; an entry whose
-header, size or frame count is wrong is treated as missing and removed.
+or rate can never hand back old audio.
+
+Several ``legsup`` processes may use one cache folder at once.  Every file
+(clip and ``.stats.npy`` sidecar) is written under a unique temporary name in
+its final folder and moved into place in one step, so a reader sees a whole
+file or none.  A clip is linked into place only if no entry exists yet: the
+first writer wins and later writers use its entry, so a clip another process
+already measured is never swapped under it.  Each clip carries a CRC-32 of its
+samples in a trailing ``crc `` chunk (players ignore it); an entry whose header,
+size, frame count or checksum is wrong is treated as missing and replaced, and a
+sidecar that does not match its clip is measured again.  The checksum costs no
+extra read: it is checked on the one read that loads the clip, and a clip that
+fails it there is made again through ``ClipRef.repair`` (set by the speaker).
 """
 
 from __future__ import annotations
@@ -14,9 +24,11 @@ import contextlib
 import hashlib
 import json
 import os
+import struct
 import tempfile
-import wave
-from dataclasses import asdict, dataclass
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +36,8 @@ import platformdirs
 
 from legsup_audio.speech.base import Clip, SpeechOptions, clip_ms
 
-#: Bump when the way clips are post-processed (trimming, levelling) changes.
-CLIP_FORMAT = "voice-v2"
+#: Bump when the way clips are post-processed (trimming, levelling) or stored changes.
+CLIP_FORMAT = "voice-v3"
 CACHE_ENV = "LEGSUP_CACHE_DIR"
 
 
@@ -50,18 +62,29 @@ def clip_key(engine_id: str, engine_version: str, options: SpeechOptions, text: 
 
 @dataclass(frozen=True, slots=True)
 class ClipRef:
-    """A verified clip in the cache: where it is and how long it lasts."""
+    """A verified clip in the cache: where it is, how long it lasts, and its checksum."""
 
     path: Path
     frames: int
     rate: int
+    crc: int  # CRC-32 of the samples as stored
+    #: Makes the clip again and stores it, if the entry is found damaged when it is loaded.
+    repair: Callable[[], ClipRef] | None = field(default=None, compare=False, repr=False)
 
     @property
     def duration_ms(self) -> int:
         return clip_ms(self.frames, self.rate)
 
+    def with_repair(self, repair: Callable[[], ClipRef]) -> ClipRef:
+        return replace(self, repair=repair)
+
     def load(self) -> Clip:
+        """The samples, checked against the entry's checksum; a damaged entry is made again."""
         clip = read_clip(self.path)
+        if clip is None and self.repair is not None:
+            clip = read_clip(self.repair().path)
+        if clip is not None and clip.frames != self.frames and clip.rate == self.rate:
+            clip = _fit(clip, self.frames)  # made again since this ref was taken (here or by another process)
         if clip is None or clip.frames != self.frames:
             from legsup_audio.errors import SpeechError
 
@@ -74,24 +97,50 @@ class ClipRef:
 
     def stats(self) -> ClipStats:
         """The clip's loudness profile and true peak, computed once and kept beside it."""
-        try:
-            data = np.load(self.stats_path, allow_pickle=False)
-            if data.ndim == 1 and data.shape[0] == 2 + self.duration_ms + STATS_TAIL_MS and data[0] == self.frames:
-                return ClipStats(float(data[1]), data[2:])
-        except (OSError, ValueError, EOFError):
-            pass  # missing or damaged: measure again
+        stats = _read_stats(self.stats_path, self.frames, self.crc, self.duration_ms + STATS_TAIL_MS)
+        if stats is not None:
+            return stats
         stats = measure_clip(self.load())
-        data = np.concatenate([[float(self.frames), stats.true_peak], stats.energy_ms])
+        payload = np.concatenate([[stats.true_peak], stats.energy_ms]).astype(np.float64)
+        data = np.concatenate([[float(self.frames), float(self.crc), float(zlib.crc32(payload.tobytes()))], payload])
+        if (info := _probe(self.path)) is None or info[2] != self.crc:
+            return stats  # the entry was made again meanwhile: its own ref keeps its own stats
         with contextlib.suppress(OSError):  # a read-only cache only costs the measurement
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".npy")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    np.save(f, data, allow_pickle=False)
-                os.replace(tmp, self.stats_path)
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+            _write_atomic(self.stats_path, lambda f: np.save(f, data, allow_pickle=False), ".npy")
         return stats
+
+
+#: espeak-ng's output depends a little on what it spoke before (a few samples of
+#: length), so a clip made again may differ slightly from the one the session was
+#: timed with; up to this much it is padded or cut to fit, beyond it is an error.
+REPAIR_SLACK_MS = 10
+
+
+def _fit(clip: Clip, frames: int) -> Clip | None:
+    """``clip`` padded with silence or cut to ``frames``, if that changes it by little enough."""
+    if abs(clip.frames - frames) > clip.rate * REPAIR_SLACK_MS // 1000:
+        return None
+    samples = np.zeros(frames, dtype=np.int16)
+    n = min(frames, clip.frames)
+    samples[:n] = clip.samples[:n]
+    return Clip(samples, clip.rate)
+
+
+def _read_stats(path: Path, frames: int, crc: int, n_ms: int) -> ClipStats | None:
+    """The sidecar's stats if it is whole and belongs to this very clip, else None.
+
+    Layout (float64): frames, the clip's CRC-32, the CRC-32 of the rest, true peak,
+    then the energy of each millisecond.
+    """
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, SyntaxError):
+        return None  # missing or damaged: measure again
+    if data.dtype != np.float64 or data.ndim != 1 or data.shape[0] != 4 + n_ms:
+        return None
+    if data[0] != frames or data[1] != crc or data[2] != zlib.crc32(data[3:].tobytes()):
+        return None
+    return ClipStats(float(data[3]), data[4:])
 
 
 #: The K-weighting filter rings on briefly after a clip ends; its energy counts too.
@@ -128,58 +177,120 @@ class ClipCache:
         return self.root / key[:2] / f"{key}.wav"
 
     def get(self, key: str) -> ClipRef | None:
-        """The entry for ``key`` if it is present and whole; a broken one is removed."""
+        """The entry for ``key`` if its header and size are whole, else None.
+
+        Only the header and the checksum chunk are read here (the samples are
+        checked when they are loaded).  A broken entry is left for ``put`` to
+        replace: removing it here could remove a good one another process has
+        just moved into place.
+        """
         path = self.path_for(key)
-        info = _check(path)
-        if info is None:
-            if path.exists():
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            return None
-        frames, rate = info
-        return ClipRef(path, frames, rate)
+        info = _probe(path)
+        return None if info is None else ClipRef(path, *info)
 
     def put(self, key: str, clip: Clip) -> ClipRef:
+        """Store ``clip`` for ``key``; if another process stored a sound entry first, that one is kept."""
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        samples = clip.samples.astype("<i2").tobytes()
+        crc = zlib.crc32(samples)
+        mine = ClipRef(path, clip.frames, clip.rate, crc)
+        data = _header(clip.frames, clip.rate) + samples + _TRAILER.pack(b"crc ", 4, crc)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".wav")
         try:
             with os.fdopen(fd, "wb") as f:
-                with wave.open(f, "wb") as w:
-                    w.setnchannels(1)
-                    w.setsampwidth(2)
-                    w.setframerate(clip.rate)
-                    w.writeframes(clip.samples.astype("<i2").tobytes())
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
+            if _link_new(tmp, path):
+                return mine
+            theirs = _probe(path)
+            if theirs is not None and read_clip(path) is not None:
+                return ClipRef(path, *theirs)
+            os.replace(tmp, path)  # the entry there is broken: ours replaces it in one step
+            return mine
+        finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            raise
-        return ClipRef(path, clip.frames, clip.rate)
 
 
-def _check(path: Path) -> tuple[int, int] | None:
-    """(frames, rate) of a whole, well-formed entry, or None."""
+def _link_new(tmp: str, path: Path) -> bool:
+    """Put ``tmp`` at ``path`` unless something is there already; True if it was put."""
     try:
-        size = path.stat().st_size
-        with wave.open(str(path), "rb") as w:
-            frames, rate = w.getnframes(), w.getframerate()
-            if w.getnchannels() != 1 or w.getsampwidth() != 2 or frames <= 0 or size != 44 + 2 * frames:
-                return None
-    except (OSError, EOFError, wave.Error):
+        os.link(tmp, path)  # atomic and never overwrites
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: replace, still in one step
+        os.replace(tmp, path)
+    return True
+
+
+def _write_atomic(path: Path, write: Callable[[object], None], suffix: str) -> None:
+    """Write ``path`` under a unique temporary name beside it, then move it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+# An entry is exactly: the canonical 44-byte header of a mono 16-bit PCM WAV, the
+# samples, and an 12-byte "crc " chunk holding the samples' CRC-32.
+_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
+_TRAILER = struct.Struct("<4sII")
+
+
+def _header(frames: int, rate: int) -> bytes:
+    size = 2 * frames
+    return _HEADER.pack(b"RIFF", 4 + 24 + 8 + size + _TRAILER.size, b"WAVE", b"fmt ", 16, 1, 1, rate, rate * 2, 2, 16,
+                        b"data", size)
+
+
+def _parse(head: bytes, file_size: int) -> tuple[int, int] | None:
+    """(frames, rate) if ``head`` is our header and the file is exactly as long as it says."""
+    if len(head) != _HEADER.size:
+        return None
+    fields = _HEADER.unpack(head)
+    frames, rate = fields[-1] // 2, fields[7]
+    if frames <= 0 or not 0 < rate <= 1_000_000 or head != _header(frames, rate):  # every other field has one right value
+        return None
+    if file_size != _HEADER.size + 2 * frames + _TRAILER.size:
         return None
     return frames, rate
 
 
-def read_clip(path: Path) -> Clip | None:
-    if _check(path) is None:
-        return None
+def _probe(path: Path) -> tuple[int, int, int] | None:
+    """(frames, rate, crc) of an entry whose header, size and trailer are whole, or None."""
     try:
-        with wave.open(str(path), "rb") as w:
-            data = w.readframes(w.getnframes())
-            rate = w.getframerate()
-    except (OSError, EOFError, wave.Error):
+        with open(path, "rb") as f:
+            info = _parse(f.read(_HEADER.size), os.fstat(f.fileno()).st_size)
+            if info is None:
+                return None
+            f.seek(_HEADER.size + 2 * info[0])
+            chunk_id, chunk_size, crc = _TRAILER.unpack(f.read(_TRAILER.size))
+    except (OSError, struct.error):
         return None
-    return Clip(np.frombuffer(data, dtype="<i2"), rate)
+    if (chunk_id, chunk_size) != (b"crc ", 4):
+        return None
+    return info[0], info[1], crc
+
+
+def read_clip(path: Path) -> Clip | None:
+    """The clip stored at ``path``, or None if the entry is not whole or its checksum is wrong."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    info = _parse(data[: _HEADER.size], len(data))
+    if info is None:
+        return None
+    frames, rate = info
+    samples = data[_HEADER.size : _HEADER.size + 2 * frames]
+    chunk_id, chunk_size, crc = _TRAILER.unpack(data[_HEADER.size + 2 * frames :])
+    if (chunk_id, chunk_size) != (b"crc ", 4) or zlib.crc32(samples) != crc:
+        return None
+    return Clip(np.frombuffer(samples, dtype="<i2"), rate)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from legsup_audio.errors import SetupError, SpeechError
-from legsup_audio.speech.base import Clip, SpeechEngine, SpeechOptions, VoiceInfo
+from legsup_audio.speech.base import Clip, ClipFailed, SpeechEngine, SpeechOptions, VoiceInfo
 
 #: How often one text is tried before giving up, and how long to wait for the file.
 ATTEMPTS = 5
@@ -43,7 +43,7 @@ class Pyttsx3Engine(SpeechEngine):
     def __init__(self) -> None:
         self._engine = None
         self._voices: list[VoiceInfo] | None = None
-        self._tmp = Path(tempfile.mkdtemp(prefix="legsup-tts-"))
+        self._tmp_dir: Path | None = None  # made on the first clip: an engine asked only its version writes nothing
 
     # -- lifecycle -----------------------------------------------------------------
     def _get(self):  # noqa: ANN202 - pyttsx3 has no types
@@ -70,7 +70,15 @@ class Pyttsx3Engine(SpeechEngine):
 
     def close(self) -> None:
         self._restart()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._tmp_dir is not None:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+            self._tmp_dir = None
+
+    @property
+    def _tmp(self) -> Path:
+        if self._tmp_dir is None:
+            self._tmp_dir = Path(tempfile.mkdtemp(prefix="legsup-tts-"))
+        return self._tmp_dir
 
     # -- seam --------------------------------------------------------------------------
     def version(self) -> str:
@@ -119,7 +127,7 @@ class Pyttsx3Engine(SpeechEngine):
                     path.unlink()
             if clip is not None:
                 return clip
-        raise SpeechError(f"espeak-ng gave no usable audio for {text[:60]!r} after {ATTEMPTS} tries ({last_problem})")
+        raise ClipFailed(f"espeak-ng gave no usable audio for {text[:60]!r} after {ATTEMPTS} tries ({last_problem})")
 
 
 def _wait_for_wav(path: Path) -> Clip | None:

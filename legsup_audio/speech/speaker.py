@@ -8,20 +8,24 @@ sounds equally loud, and the voice profile's volume is a level relative to the
 background) and peak-limited (espeak-ng's voice has a very high crest factor;
 taming it here, once per clip, keeps the master limiter out of the way).
 Callers get ``ClipRef``s whose lengths drive the compiler and whose samples
-feed the renderer.
+feed the renderer; a ref whose entry turns out damaged when it is loaded asks
+the speaker to make it again.  When the engine fails on one text, the error
+names the script line of the first cue that speaks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from legsup_audio.dsp import k_weighted_squares, limiter_gain
 from legsup_audio.errors import SpeechError
+from legsup_audio.model import CueScript, Say
 from legsup_audio.render import SAMPLE_RATE
-from legsup_audio.speech.base import Clip, SpeechEngine, SpeechOptions
+from legsup_audio.speech.base import Clip, ClipFailed, SpeechEngine, SpeechOptions
 from legsup_audio.speech.cache import ClipCache, ClipRef, clip_key
 
 #: Trimming: samples quieter than this (relative to the clip's peak) count as silence,
@@ -94,28 +98,62 @@ class Speaker:
     def key(self, text: str) -> str:
         return clip_key(self.engine.id, self.engine.version(), self.options, text)
 
-    def speak(self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None) -> dict[str, ClipRef]:
-        """A clip for every text, synthesising only those not yet cached."""
+    def speak(
+        self,
+        texts: Iterable[str],
+        progress: Callable[[int, int], None] | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> dict[str, ClipRef]:
+        """A clip for every text, synthesising only those not yet cached.
+
+        ``where`` maps a text to the ``file:line:col`` of the first cue that speaks
+        it (see ``text_locations``), so an engine failure can name that line.
+        """
         unique = list(dict.fromkeys(texts))
+        where = where or {}
         version = self.engine.version()  # once: engines may be slow to report it
         refs: dict[str, ClipRef] = {}
         for done, text in enumerate(unique, start=1):
             key = clip_key(self.engine.id, version, self.options, text)
             ref = self.cache.get(key)
             if ref is None:
-                ref = self.cache.put(key, self._synthesize(text))
+                ref = self.cache.put(key, self._synthesize(text, where.get(text)))
                 ref.stats()  # measured now, while the clip is fresh, for every later export
-            refs[text] = ref
+            refs[text] = ref.with_repair(partial(self._remake, key, text, where.get(text)))
             if progress:
                 progress(done, len(unique))
         return refs
 
-    def _synthesize(self, text: str) -> Clip:
-        raw = self.engine.synthesize(text, self.options)
-        trimmed = trim_silence(raw)
-        if trimmed is None:
-            raw = self.engine.synthesize(text, self.options)  # one more try: a racy empty clip
+    def _remake(self, key: str, text: str, location: str | None) -> ClipRef:
+        ref = self.cache.put(key, self._synthesize(text, location))
+        ref.stats()  # the old sidecar belongs to the damaged entry
+        return ref
+
+    def _synthesize(self, text: str, location: str | None = None) -> Clip:
+        try:
+            raw = self.engine.synthesize(text, self.options)
             trimmed = trim_silence(raw)
-        if trimmed is None:
-            raise SpeechError(f"the speech engine produced no audible sound for {text[:60]!r}")
+            if trimmed is None:
+                raw = self.engine.synthesize(text, self.options)  # one more try: a racy empty clip
+                trimmed = trim_silence(raw)
+            if trimmed is None:
+                raise ClipFailed(f"the speech engine produced no audible sound for {text[:60]!r}")
+        except ClipFailed as exc:
+            raise SpeechError(f"{location}: {exc}" if location else str(exc)) from None
         return voice(trimmed, self.options.volume)
+
+
+def text_locations(script: CueScript) -> dict[str, str]:
+    """``file:line:col`` of the first cue (or speaking block) that speaks each text."""
+    file = str(script.path)
+    found: dict[str, str] = {}
+    for step in script.steps:
+        for cue in step.cues:
+            if isinstance(cue, Say):
+                found.setdefault(cue.text, f"{file}:{cue.pos.line}:{cue.pos.col}")
+        for _, block in step.extras:
+            if callable(texts := getattr(block, "spoken_texts", None)):
+                pos = getattr(block, "guide_pos", None) or getattr(block, "pos", None) or step.pos
+                for text in texts():
+                    found.setdefault(text, f"{file}:{pos.line}:{pos.col}")
+    return found
