@@ -9,7 +9,8 @@ the clip cache, then for each length measures in the same run:
 - the export's peak resident memory.
 
 It prints figures as ratios against the reference, so they mean the same on a
-slow or a fast machine.  Targets (issue 2): ratio <= 1.2, peak RSS < 200 MB and
+slow or a fast machine.  ``ratio`` is a first export (the mix is analysed);
+``again`` exports once more, when the analysis kept in the cache folder is found.  Targets (issue 2): ratio <= 1.2, peak RSS < 200 MB and
 flat between 15 and 60 minutes.
 
     python bench/export_bench.py [--minutes 15 60] [--keep DIR] [--background]
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,13 +75,17 @@ def bench(minutes: int, work: Path, env: dict[str, str], background: bool = Fals
     subprocess.run([*legsup, "export", str(script), "-o", str(wav), "--format", "wav"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     mp3 = work / f"bench-{minutes}.mp3"
+    # The WAV export kept its analysis of the mix in the cache folder; a first export
+    # of a session has none, so it is removed: the figure includes analysing the mix.
+    shutil.rmtree(Path(env["LEGSUP_CACHE_DIR"]) / "analysis", ignore_errors=True)
     export_s, export_rss = run_child([*legsup, "export", str(script), "-o", str(mp3)], env)
+    again_s, _ = run_child([*legsup, "export", str(script), "-o", str(mp3)], env)  # the analysis found
     # The reference: ffmpeg alone, same audio, same encoder and bitrate (64k mono, 128k stereo: encode.FORMATS).
     stereo = wav.read_bytes()[22:24] == b"\x02\x00"  # the WAV header's channel count
     ffmpeg_s, _ = run_child(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "libmp3lame", "-b:a",
                              "128k" if stereo else "64k", str(work / "reference.mp3")], env)
     return {"minutes": minutes, "export_s": export_s, "ffmpeg_s": ffmpeg_s, "ratio": export_s / ffmpeg_s,
-            "rss_mb": export_rss / 1024}
+            "again_ratio": again_s / ffmpeg_s, "rss_mb": export_rss / 1024}
 
 
 def main() -> None:
@@ -92,12 +98,13 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="legsup-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "LEGSUP_CACHE_DIR": str(work / "cache")}
-    print(f"{'session':>8} {'export':>8} {'ffmpeg':>8} {'ratio':>6} {'peak RSS':>9}")
+    print(f"{'session':>8} {'export':>8} {'ffmpeg':>8} {'ratio':>6} {'again':>6} {'peak RSS':>9}")
     results = []
     for minutes in args.minutes:
         r = bench(minutes, work, env, args.background)
         results.append(r)
-        print(f"{minutes:>6} m {r['export_s']:>7.2f}s {r['ffmpeg_s']:>7.2f}s {r['ratio']:>6.2f} {r['rss_mb']:>6.0f} MB")
+        print(f"{minutes:>6} m {r['export_s']:>7.2f}s {r['ffmpeg_s']:>7.2f}s {r['ratio']:>6.2f} {r['again_ratio']:>6.2f}"
+              f" {r['rss_mb']:>6.0f} MB")
     if len(results) > 1:
         growth = results[-1]["rss_mb"] / results[0]["rss_mb"]
         print(f"peak RSS {results[-1]['minutes']} m / {results[0]['minutes']} m: {growth:.2f}")

@@ -14,8 +14,10 @@ import functools
 
 import numpy as np
 
-# scipy.signal and pyloudnorm take over a second to import; they are imported where
-# used, so an export whose clips are already measured never pays for them.
+# scipy.signal and pyloudnorm take over a second (and 70 MB) to import; they are
+# imported where used (measuring loudness), so that rendering and playing a
+# session whose levels are known never pays for them: the limiter and the
+# true-peak interpolator below need numpy alone.
 
 SILENCE_LUFS = -70.0  # the absolute gate of BS.1770
 OVERSAMPLE = 4  # true-peak estimation, as BS.1770 asks at 44.1/48 kHz
@@ -117,12 +119,40 @@ def loudness(x: np.ndarray, rate: int) -> float:
 
 @functools.lru_cache(maxsize=1)
 def _interpolator() -> np.ndarray:
-    """(phases-1, taps) polyphase FIR that gives the three values between two samples."""
-    from scipy.signal import firwin
+    """(phases-1, taps) polyphase FIR that gives the three values between two samples.
 
-    h = firwin(OVERSAMPLE * _TAPS, 1 / OVERSAMPLE) * OVERSAMPLE
+    The filter is ``scipy.signal.firwin(48, 1/4)`` (a Hamming-windowed sinc, unit
+    gain at DC), written out so that playing a session never imports scipy.signal.
+    """
+    taps = OVERSAMPLE * _TAPS
+    cutoff = 1 / OVERSAMPLE  # of Nyquist
+    m = np.arange(taps) - (taps - 1) / 2
+    h = cutoff * np.sinc(cutoff * m) * np.hamming(taps)
+    h = h / h.sum() * OVERSAMPLE
     phases = h.reshape(_TAPS, OVERSAMPLE).T[:, ::-1]  # phase p holds h[p], h[p+4], ...
     return np.ascontiguousarray(phases[1:])
+
+
+def running_min(x: np.ndarray, size: int) -> np.ndarray:
+    """The minimum over a centred window of ``size`` (odd) frames, edges held: scipy.ndimage's
+    ``minimum_filter1d(x, size, mode="nearest")``, in O(n) (van Herk / Gil-Werman)."""
+    half = size // 2
+    n = x.shape[0]
+    padded = np.concatenate([np.full(half, x[0]), x, np.full(half + (-(n + 2 * half)) % size, x[-1])])
+    blocks = padded.reshape(-1, size)
+    forward = np.minimum.accumulate(blocks, axis=1).reshape(-1)
+    backward = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].reshape(-1)
+    # the window [i, i + size) starts in one block and ends in the next
+    return np.minimum(backward[:n], forward[size - 1 : size - 1 + n])
+
+
+def running_mean(x: np.ndarray, size: int) -> np.ndarray:
+    """The mean over ``size`` frames, as scipy.ndimage's ``uniform_filter1d(x, size, mode="nearest")``."""
+    left = size // 2
+    right = size - 1 - left
+    padded = np.concatenate([np.full(left, x[0]), x, np.full(right, x[-1])]).astype(np.float64)
+    sums = np.concatenate([[0.0], np.cumsum(padded)])
+    return (sums[size:] - sums[:-size]) / size
 
 
 def true_peaks(x: np.ndarray, threshold: float) -> np.ndarray:
@@ -152,8 +182,6 @@ def limiter_gain(x: np.ndarray, ceiling: float, window: int) -> np.ndarray:
     A minimum over 2W+1 frames then a mean over W never rises above what any
     frame needs, and turns the steps into ramps W frames long (no clicks).
     """
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
-
     need = np.minimum(1.0, ceiling / np.maximum(true_peaks(x, ceiling * HOT), 1e-12))
-    held = minimum_filter1d(need, size=2 * window + 1, mode="nearest")
-    return uniform_filter1d(held, size=window, mode="nearest").astype(np.float32)
+    held = running_min(need, 2 * window + 1)
+    return running_mean(held, window).astype(np.float32)

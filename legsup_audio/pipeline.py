@@ -89,4 +89,8 @@ def without_background(session: Session) -> Session:
 
 
 def mastered(session: Session, target_lufs: float = TARGET_LUFS, background: bool = True) -> tuple[Mastered, Loudness]:
-    return master(mix(session, background), target_lufs)
+    """The session's mix, mastered; its analysis is kept beside the clip cache for the next run."""
+    from legsup_audio.analysis import AnalysisStore
+    from legsup_audio.speech.cache import default_cache_dir
+
+    return master(mix(session, background), target_lufs, store=AnalysisStore(default_cache_dir()))

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from legsup_audio.levels import Profile
 from legsup_audio.speech.cache import ClipRef
 from legsup_audio.timeline import Timeline
 
@@ -108,6 +109,26 @@ class VoiceTrack:
                 sums = np.bincount(slots[keep] - first, weights=energy[keep])
                 out[first : first + sums.shape[0]] += sums
         return out
+
+    def identity(self) -> str:
+        """Which clips are placed (by checksum): with the timeline, all that fixes this track's samples."""
+        return "|".join(f"{ref.path.name}:{ref.crc}:{ref.frames}:{ref.rate}"
+                        for ref in (self._refs[t] for t in dict.fromkeys(self._texts)))
+
+    def profile(self, step: int, count: int) -> Profile:
+        """Per-step energy (from the clips' stored energies) and true peak (from their samples)."""
+        peaks = np.zeros(count)
+        factors: dict[str, float] = {}
+        for at, end, text in zip(self._starts, self._ends, self._texts):
+            k0, k1 = at // step, min(count, -(-end // step))
+            if k0 >= k1:
+                continue
+            clip = np.abs(self._clip(text))
+            if text not in factors:  # the clip's true peak over its sample peak: how far between-sample peaks reach
+                factors[text] = max(1.0, self._refs[text].stats().true_peak / max(float(clip.max()), 1e-12))
+            starts = np.maximum(np.arange(k0, k1) * step - at, 0)
+            peaks[k0:k1] = np.maximum(peaks[k0:k1], np.maximum.reduceat(clip, starts) * factors[text])
+        return Profile(self.energies(step, count), peaks)
 
     def peak(self) -> float:
         """The largest true peak of any clip (linear)."""

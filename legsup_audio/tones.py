@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from legsup_audio.levels import GAIN_POINTS, TONE_TRUE_PEAK, Profile, k_power_gain, step_frames
 from legsup_audio.render import SAMPLE_RATE, ms_to_frame, overlapping
 from legsup_audio.timeline import Timeline
 
@@ -35,6 +36,15 @@ TONE_EDGE_SHARE = 1 / 3
 TONE_AMPLITUDE = float(np.sqrt(2.0) * 10 ** (TONE_RMS_DBFS / 20))
 
 
+def tone_envelope(t: np.ndarray, total: float) -> np.ndarray:
+    """The raised-cosine swell and fade of a ``total``-second tone at times ``t`` (s)."""
+    attack = min(TONE_ATTACK_S, total * TONE_EDGE_SHARE)
+    release = min(TONE_RELEASE_S, total * TONE_EDGE_SHARE)
+    rise = np.clip(t / attack, 0.0, 1.0)
+    fall = np.clip((total - t) / release, 0.0, 1.0)
+    return (0.5 - 0.5 * np.cos(np.pi * rise)) * (0.5 - 0.5 * np.cos(np.pi * fall))
+
+
 def tone_samples(k: np.ndarray, length: int, from_hz: float, to_hz: float, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Samples ``k`` (frame indices, 0 <= k < length) of a ``length``-frame guide tone, float64.
 
@@ -49,12 +59,7 @@ def tone_samples(k: np.ndarray, length: int, from_hz: float, to_hz: float, rate:
     else:
         log_r = np.log(ratio)
         phase = 2 * np.pi * from_hz * total * np.expm1(t / total * log_r) / log_r
-    attack = min(TONE_ATTACK_S, total * TONE_EDGE_SHARE)
-    release = min(TONE_RELEASE_S, total * TONE_EDGE_SHARE)
-    rise = np.clip(t / attack, 0.0, 1.0)
-    fall = np.clip((total - t) / release, 0.0, 1.0)
-    envelope = (0.5 - 0.5 * np.cos(np.pi * rise)) * (0.5 - 0.5 * np.cos(np.pi * fall))
-    return TONE_AMPLITUDE * envelope * np.sin(phase)
+    return TONE_AMPLITUDE * tone_envelope(t, total) * np.sin(phase)
 
 
 class ToneTrack:
@@ -71,6 +76,28 @@ class ToneTrack:
 
     def __len__(self) -> int:
         return len(self._starts)
+
+    def identity(self) -> str:
+        return ""  # the tones are the timeline's tone events, nothing else
+
+    def profile(self, step: int, count: int) -> Profile:
+        """Per-step energy and peak of the tones, in closed form (a sine's power is half its amplitude squared)."""
+        energies, peaks = np.zeros(count), np.zeros(count)
+        grid = step_frames(step, 1)[0]
+        for at, until, (f0, f1) in zip(self._starts, self._ends, self._hz):
+            k0, k1 = at // step, min(count, -(-until // step))
+            if k0 >= k1:
+                continue
+            frames = (np.arange(k0, k1)[:, None] * step + grid[None, :]) - at
+            inside = (frames >= 0) & (frames < until - at)
+            t = np.clip(frames, 0, until - at) / self.rate
+            total = (until - at) / self.rate
+            amp = TONE_AMPLITUDE * tone_envelope(t, total) * inside
+            freq = f0 * (f1 / f0) ** (t / total)
+            power = 0.5 * amp[:, :GAIN_POINTS] ** 2 * k_power_gain(freq[:, :GAIN_POINTS], self.rate)
+            energies[k0:k1] += power.mean(axis=1) * step
+            peaks[k0:k1] = np.maximum(peaks[k0:k1], amp.max(axis=1) * TONE_TRUE_PEAK)
+        return Profile(energies, peaks)
 
     def render(self, start: int, n: int) -> np.ndarray:
         out = np.zeros((n, 1), dtype=np.float32)

@@ -350,3 +350,29 @@ def test_music_missing_or_garbage_file_raises(tmp_path: Path) -> None:
         Music(RATE, empty, -24, loop=False)
     with pytest.raises(ValueError, match="not found"):
         Music(RATE, tmp_path, -24, loop=False)  # a folder
+
+
+def test_the_written_out_pink_filter_is_scipys_partial_fractions() -> None:
+    from scipy import signal
+
+    r, p, k = signal.residuez(gen._PINK_B, gen._PINK_A)
+    order = np.argsort(p.real)
+    assert np.allclose(np.asarray(gen._PINK_POLES), p.real[order], rtol=0, atol=1e-15)
+    assert np.allclose(np.asarray(gen._PINK_RESIDUES), r.real[order], rtol=0, atol=1e-15)
+    assert gen._PINK_DIRECT == pytest.approx(float(k[0].real), abs=1e-15)
+
+
+@pytest.mark.parametrize("color", ["pink", "brown"])
+def test_the_one_pole_bank_filters_as_lfilter_does(color: str) -> None:
+    from scipy import signal
+
+    bank = gen.noise_filter(color, 44100)
+    x = np.random.default_rng(3).standard_normal((2, 1 << 14)).astype(np.float32)
+    if color == "pink":
+        b, a = gen._PINK_B, gen._PINK_A
+    else:
+        pole = bank.poles[0]
+        b, a = [1.0 - pole], [1.0, -pole]
+    want = signal.lfilter(b, a, x.astype(np.float64), axis=-1)
+    got = bank.apply(x)
+    assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()

@@ -33,8 +33,6 @@ from operator import index
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
-from scipy import fft as sfft
-from scipy import signal
 
 TABLE_SECONDS = 30
 """Period of the tone layers; their frequencies are rounded to multiples of 1/30 Hz."""
@@ -146,7 +144,7 @@ def _partials(period: int, bins: Sequence[int], amps: Sequence[float], phases: S
     for b, a, ph in zip(bins, amps, phases):
         if 0 < b < period / 2:
             spectrum[b] += a * period / 2 * np.exp(1j * (ph - np.pi / 2))
-    return sfft.irfft(spectrum, n=period)
+    return np.fft.irfft(spectrum, n=period)
 
 
 def _to_level(table: np.ndarray, level_db: float) -> np.ndarray:
@@ -334,13 +332,12 @@ class OnePoleBank:
         self._within = np.where(lag >= 0, h[np.clip(lag, 0, None)], 0.0).astype(np.float32)
         self._to_state = (self.poles[None, :] ** (self.block - 1 - j[:, None])).astype(np.float32)
         self._from_state = (self.residues[:, None] * self.poles[:, None] ** (j + 1)).astype(np.float32)
-        carry = self.poles**self.block  # how much of a state survives one block
-        self._denominator = np.poly(carry)
-        self._numerators = [np.atleast_1d(np.poly(np.delete(carry, i))) for i in range(len(carry))]
 
     @classmethod
     def from_tf(cls, b: Sequence[float], a: Sequence[float]) -> OnePoleBank:
         """The bank equal to ``lfilter(b, a)`` (its poles must be real and distinct)."""
+        from scipy import signal  # slow to import: only for filters not written out below
+
         r, p, k = signal.residuez(b, a)
         if np.abs(np.imag(p)).max(initial=0.0) > 1e-12:
             raise ValueError("OnePoleBank needs real poles")
@@ -358,15 +355,19 @@ class OnePoleBank:
     def _block_ends(self, local: np.ndarray) -> np.ndarray:
         """States at block ends: ``s[m] = c * s[m-1] + local[m]`` for each pole's ``c``.
 
-        One ``lfilter`` call for all poles (its per-call cost dominates on these
-        short rows): each row is first multiplied by the other poles' factors, so
-        all rows share the common denominator ``prod(1 - c z^-1)``.
+        A prefix scan (Hillis-Steele) along the blocks: after the pass with stride
+        ``k`` each entry holds the sum of its last ``2k`` terms, so log2(blocks)
+        whole-array steps replace a loop over the blocks.  Only powers of ``c``
+        below 1 appear, so it is as stable as the recursion itself.
         """
         out = local.copy()
-        for i, numerator in enumerate(self._numerators):
-            for lag in range(1, len(numerator)):
-                out[:, i, lag:] += numerator[lag] * local[:, i, :-lag]
-        return signal.lfilter([1.0], self._denominator, out, axis=-1)
+        factor = self.poles[None, :, None] ** self.block
+        stride = 1
+        while stride < out.shape[-1]:
+            out[..., stride:] += factor * out[..., :-stride]  # the right side is read before it is written
+            factor = factor * factor
+            stride *= 2
+        return out
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """Filter each row of float32 ``x`` (rows, length) from rest; length % 16 == 0."""
@@ -386,6 +387,11 @@ class OnePoleBank:
 # Paul Kellet's "economy" pink filter: within 0.05 dB of 1/f from 9 Hz up at 44.1 kHz.
 _PINK_B = (0.049922035, -0.095993537, 0.050612699, -0.004408786)
 _PINK_A = (1.0, -2.494956002, 2.017265875, -0.522189400)
+# The same filter as one-pole sections: scipy.signal.residuez(_PINK_B, _PINK_A), written
+# out so that rendering pink noise never imports scipy.signal (tested to match).
+_PINK_RESIDUES = [0.027850334718911043, 0.009478210266844419, 0.004150603199613758]
+_PINK_POLES = [0.5559452593713643, 0.9438417737128202, 0.9951689689158147]
+_PINK_DIRECT = 0.008442886814630858
 
 _INT16_STD = math.sqrt((65536.0**2 - 1) / 12)  # standard deviation of uniform int16
 
@@ -395,7 +401,7 @@ def noise_filter(color: str, rate: int) -> OnePoleBank:
     if color == "white":
         return OnePoleBank(1.0, [], [])
     if color == "pink":
-        return OnePoleBank.from_tf(_PINK_B, _PINK_A)
+        return OnePoleBank(_PINK_DIRECT, _PINK_RESIDUES, _PINK_POLES)
     if color == "brown":
         pole = math.exp(-2 * math.pi * BROWN_CORNER_HZ / rate)
         return OnePoleBank(0.0, [1.0 - pole], [pole])
@@ -479,16 +485,25 @@ class Noise:
 @lru_cache(maxsize=4)
 def bell_strike(rate: int, freq: float) -> np.ndarray:
     """One singing-bowl strike, float32 mono, sample peak 1.0 (read-only, cached)."""
-    t = np.arange(round(BELL_SECONDS * rate), dtype=np.float64) / rate
-    out = np.zeros(t.shape, dtype=np.float64)
+    length = round(BELL_SECONDS * rate)
+    out = np.zeros(length, dtype=np.float64)
+    # Each partial is the imaginary part of a decaying phasor; per block of frames it
+    # is the phasor at the block's start (computed directly, so no error builds up)
+    # times a table of its steps within a block: no sin or exp per sample.
+    block = 4096
+    k = np.arange(block, dtype=np.float64)
     for ratio, amp, decay, beat in BELL_PARTIALS:
         f = freq * ratio
         if f + beat >= rate / 2:
             continue
-        decayed = amp * np.exp(-t / decay)
         for share, df in ((0.7, -beat / 2), (0.3, beat / 2)):  # a beating pair
-            cycles = (f + df) * t
-            out += share * decayed * np.sin(2 * np.pi * (cycles - np.floor(cycles)))
+            rate_c = complex(-1.0 / decay, 2 * np.pi * (f + df)) / rate  # per frame
+            steps = share * amp * np.exp(rate_c * k)
+            for start in range(0, length, block):
+                n = min(block, length - start)
+                phase = 2 * np.pi * ((f + df) * start / rate % 1.0)
+                at = np.exp(-start / (decay * rate)) * complex(np.cos(phase), np.sin(phase))
+                out[start : start + n] += (at * steps[:n]).imag
     attack = round(BELL_ATTACK_S * rate)
     out[:attack] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(attack) / attack)
     fade = rate  # the last second fades to silence (the tail is 70 dB down by then)

@@ -21,15 +21,19 @@ state that grows with the session; it does not set loudness (``master`` does).
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 from typing import Any
 
 import numpy as np
 
-from legsup_audio.bed.generators import BELL_FREQ_HZ, Bells, Binaural, Drone, Isochronic, Noise
+from legsup_audio.bed.generators import BELL_FREQ_HZ, Bells, Binaural, Drone, Isochronic, Noise, bell_strike
 from legsup_audio.errors import Problem, ScriptError
+from legsup_audio.levels import Periodic, Profile, Stationary, Strike, gain_grid, per_step
 from legsup_audio.timeline import Timeline
 
+#: Steps of gain sampled at once while profiling the bed (a few seconds of frames' worth).
+PROFILE_CHUNK = 2000
 DUCK_ATTACK_MS = 250
 DUCK_RELEASE_MS = 500
 DUCK_HOLD_MS = 2000  # speech separated by less than this stays in one dip (no pumping)
@@ -51,6 +55,8 @@ class _Source:
 
 class BedTrack:
     """The background bed of a timeline, as a ``render.Layer``."""
+
+    background = True  # the master treats steps where only the bed sounds apart (see master.LimiterModel)
 
     def __init__(self, timeline: Timeline, rate: int, file: str = "") -> None:
         plan = timeline.get("background")
@@ -164,34 +170,87 @@ class BedTrack:
         return g
 
     def duck(self, t: np.ndarray) -> np.ndarray | None:
-        """The ducking gain: 1 away from speech, ``-duck`` dB under it, raised-cosine ramps in dB.
+        """The ducking gain at frames ``t`` (sorted): 1 away from speech, ``-duck`` dB under it.
 
-        None when the whole block is away from speech.  Dips are at least ``DUCK_HOLD_MS``
-        apart, longer than a ramp down and up, so their ramps never overlap.
+        The ramps are raised cosines in dB.  None when every frame is away from speech.
+        Dips are at least ``DUCK_HOLD_MS`` apart, longer than a ramp down and up, so
+        their ramps never overlap.  Only frames inside a dip pay for the exponential.
         """
         if self.duck_db <= 0 or not self.duck_starts:
             return None
-        t0, n = int(t[0]), t.shape[0]
-        first = bisect.bisect_right(self.duck_ends, t0 - self.release)
-        last = bisect.bisect_left(self.duck_starts, t0 + n + self.attack)
+        first = bisect.bisect_right(self.duck_ends, int(t[0]) - self.release)
+        last = bisect.bisect_left(self.duck_starts, int(t[-1]) + 1 + self.attack)
         if first >= last:
             return None
-        w = np.zeros(n)
+        gain = np.ones(t.shape)
+        per_unit = -self.duck_db / 20 * np.log(10.0)
         for i in range(first, last):
-            s, e = self.duck_starts[i] - t0, self.duck_ends[i] - t0  # block-relative
-            a0, a1 = max(0, s - self.attack), min(n, max(0, s))
-            if a0 < a1:
-                w[a0:a1] = _raised((np.arange(a0, a1) - (s - self.attack) + 0.5) / self.attack)
-            w[max(0, s) : min(n, max(0, e))] = 1.0
-            r0, r1 = max(0, e), min(n, max(0, e + self.release))
-            if r0 < r1:
-                w[r0:r1] = _raised(1.0 - (np.arange(r0, r1) - e + 0.5) / self.release)
-        return 10 ** (w * (-self.duck_db / 20))
+            s, e = self.duck_starts[i], self.duck_ends[i]
+            a0, a1, r0, r1 = np.searchsorted(t, [s - self.attack, s, e, e + self.release])
+            gain[a0:a1] = np.exp(per_unit * _raised((t[a0:a1] - (s - self.attack) + 0.5) / self.attack))
+            gain[a1:r0] = np.exp(per_unit)
+            gain[r0:r1] = np.exp(per_unit * _raised(1.0 - (t[r0:r1] - e + 0.5) / self.release))
+        return gain
+
+    def end_guard_all(self, t: np.ndarray) -> np.ndarray:
+        """The end guard's gain at frames ``t``, 1 before it starts."""
+        guard = self.end_guard(t)  # 1 wherever the guard has not begun
+        return np.ones(t.shape) if guard is None else guard
 
     def end_guard(self, t: np.ndarray) -> np.ndarray | None:
         if self.guard <= 0 or t[-1] < self.total - self.guard:
             return None
         return _raised((self.total - t - 0.5) / self.guard)
+
+    # --- planning ----------------------------------------------------------------------------
+
+    def identity(self) -> str | None:
+        """"" when the timeline's plan fixes every sample; None with a music file (it may change)."""
+        known = (Drone, Binaural, Isochronic, Noise)
+        return "" if all(isinstance(source.layer, known) for source in self.sources) else None
+
+    def profile(self, step: int, count: int) -> Profile | None:
+        """Per-step energy and peak bound of the bed, from its gains and its sources' models.
+
+        None when a source has no model (a music file is neither periodic nor
+        stationary): the master then renders the bed to measure it.  The gains are
+        sampled ``PROFILE_CHUNK`` steps at a time, so an hour costs little memory.
+        """
+        models = [_model(source.layer, self.rate, step) for source in self.sources]
+        if any(model is None for model in models):
+            return None
+        energies, peaks = np.zeros(count), np.zeros(count)
+        levels = [model.at(step, count) for model in models]  # type: ignore[union-attr]
+        for k0 in range(0, count, PROFILE_CHUNK):
+            k1 = min(count, k0 + PROFILE_CHUNK)
+            t = gain_grid(step, k1 - k0) + k0 * step
+            shared = self.fades(t)
+            if (ducked := self.duck(t)) is not None:
+                shared *= ducked
+            if (guard := self.end_guard(t)) is not None:
+                shared *= guard
+            for source, (energy, peak) in zip(self.sources, levels):
+                env = self.envelope(source, t)
+                if not env.any():
+                    continue
+                mean_square, most = per_step(env * shared, k1 - k0)
+                spread = self.channels // source.layer.channels
+                energies[k0:k1] += energy[k0:k1] * mean_square * spread
+                peaks[k0:k1] += peak[k0:k1] * most
+        if self.bells:
+            rung, tops = np.zeros(count), np.zeros(count)
+            for bells in self.bells:
+                strike = _strike(self.rate, bells.freq)
+                for at in bells.strikes.tolist():
+                    strike.add(at, 10 ** (bells.level_db / 20), step, rung, tops)
+            if self.guard > 0:  # the end guard fades the bells too, over the last steps only
+                k0 = max(0, (self.total - self.guard) // step - 1)
+                if k0 < count:
+                    mean_square, most = per_step(self.end_guard_all(gain_grid(step, count - k0) + k0 * step), count - k0)
+                    rung[k0:], tops[k0:] = rung[k0:] * mean_square, tops[k0:] * most
+            energies += rung * self.channels
+            peaks += tops
+        return Profile(energies, peaks)
 
     # --- samples -----------------------------------------------------------------------------
 
@@ -219,6 +278,25 @@ class BedTrack:
         if guard is not None:
             out *= guard.astype(np.float32)[:, None]
         return out
+
+
+def _model(layer: Any, rate: int, step: int) -> Periodic | Stationary | None:
+    """How a source's level behaves over time, worked out once per source."""
+    model = getattr(layer, "_level_model", False)
+    if model is False:
+        if hasattr(layer, "table"):  # drone, binaural, isochronic: one exact period
+            model = Periodic.of(layer.table(), rate, step)
+        elif isinstance(layer, Noise):
+            model = Stationary.measure(layer.render, rate, layer.channels)
+        else:
+            model = None
+        layer._level_model = model  # noqa: SLF001
+    return model
+
+
+@functools.lru_cache(maxsize=4)
+def _strike(rate: int, freq: float) -> Strike:
+    return Strike(bell_strike(rate, freq), rate)
 
 
 def bed_track(timeline: Timeline, rate: int, file: str = "") -> BedTrack | None:

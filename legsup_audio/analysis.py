@@ -1,0 +1,87 @@
+"""The master's analysis of a mix, kept between runs in the cache folder.
+
+Owns storing and finding what ``master`` learns about a mix at unit gain: each
+step's planned energy and peak bound (``levels.Profile``) and the limiter
+model's measured bins.  None of it depends on the loudness target, so an
+export's analysis also serves a later ``legsup play`` of the same session (a
+different target) and every replay: mastering then renders nothing before the
+first sound.
+
+An analysis is found by a fingerprint of everything the samples depend on: the
+timeline (every event, text and time, and the bed's plan), each clip by its
+checksum, the layers in the mix, the sample rate, and the source of the modules
+that make and measure the samples.  Change any of them and the fingerprint
+changes.  A mix with a music file is not kept (the file could change under the
+same name).  Entries are written atomically; an unreadable or inconsistent one
+is ignored and made again.  Like the clip cache, this is only ever a shortcut:
+with the folder gone or read-only, everything still works.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from legsup_audio.render import Mix
+
+#: Modules whose code decides the samples of a mix or its analysis.
+_SOURCES = ("levels.py", "master.py", "render.py", "dsp.py", "tones.py", "bed/track.py", "bed/generators.py")
+
+
+def _code_fingerprint() -> bytes:
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in _SOURCES:
+        with contextlib.suppress(OSError):
+            digest.update((here / name).read_bytes())
+    return digest.digest()
+
+
+def fingerprint(mix: Mix) -> str | None:
+    """The identity of ``mix``'s samples, or None when it cannot be vouched for (a music bed)."""
+    digest = hashlib.sha256(_code_fingerprint())
+    digest.update(f"{mix.rate}/{mix.channels}/{mix.total}".encode())
+    digest.update(mix.timeline.to_json().encode())
+    for layer in mix.layers:
+        digest.update(type(layer).__name__.encode())
+        identity = getattr(layer, "identity", None)
+        if identity is None:
+            return None
+        text = identity()
+        if text is None:
+            return None
+        digest.update(text.encode())
+    return digest.hexdigest()
+
+
+class AnalysisStore:
+    """``<cache>/analysis/<fingerprint>.npz``: named arrays, written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "analysis"
+
+    def load(self, key: str) -> dict[str, np.ndarray] | None:
+        path = self.root / f"{key}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}
+        except (OSError, ValueError, EOFError, KeyError):
+            return None  # absent, or damaged: made again
+
+    def save(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        tmp = self.root / f".tmp-{uuid.uuid4().hex}.npz"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, self.root / f"{key}.npz")
+        except OSError:
+            pass  # a full or read-only cache only costs the next run this analysis
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
