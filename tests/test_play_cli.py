@@ -11,6 +11,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import wave
 from pathlib import Path
 
@@ -126,3 +128,72 @@ def test_the_display_in_a_terminal_shows_the_cue_and_q_quits(work: dict) -> None
         assert child.match.group(2) == "RESTORED"
     finally:
         child.close(force=True)
+
+
+LONG_SCRIPT = """\
+title: Long Play Test
+lead_in: 1s
+tail: 2s
+background:
+  drone: {note: A2, level: -34dB}
+  noise: {color: pink, level: -40dB}
+  bells: {at: steps, level: -24dB}
+steps:
+  - title: Settle
+    id: settle
+    duration: 40s
+    cues:
+      - Let the floor take your weight.
+      - at: 20s
+        say: Breathe out slowly.
+  - title: Rest
+    id: rest
+    duration: 45s
+    cues:
+      - Stay here and rest.
+"""
+
+#: How many times faster than real time the paced sink takes samples.
+PACE = 40
+
+
+def paced_capture(fifo: Path, channels: int, rate: int = 44100) -> tuple[threading.Thread, list[bytes]]:
+    """Read the FIFO at ``PACE`` times real time until the device closes it."""
+    got: list[bytes] = []
+    piece = rate * channels * 2 // 20  # 50 ms of audio per read
+
+    def drain() -> None:
+        with open(fifo, "rb", buffering=0) as f:  # blocks until the device opens it
+            while True:
+                t = time.monotonic()
+                chunk = f.read(piece)
+                if not chunk:
+                    return
+                got.append(chunk)
+                time.sleep(max(0.0, 0.05 / PACE - (time.monotonic() - t)))
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    return thread, got
+
+
+def test_a_long_session_plays_exactly_while_it_is_still_being_read(work: dict) -> None:
+    """The device starts before the whole session is rendered; a clocked device still gets every sample right."""
+    tmp, env = work["tmp"], work["env"]
+    (tmp / "long.yaml").write_text(LONG_SCRIPT, encoding="utf-8")
+    subprocess.run([*work["legsup"], "export", "long.yaml", "--format", "wav", "-o", "long.wav"], cwd=tmp, env=env,
+                   check=True, capture_output=True, timeout=300)
+    _, channels, ref = frames_of(tmp / "long.wav")
+    assert ref.shape[0] > 80 * 44100 * channels  # longer than the player's lead: it is read while it plays
+    fifo = tmp / "long.fifo"
+    os.mkfifo(fifo)
+    reader, got = paced_capture(fifo, channels)
+    env = {**env, "ALSA_CONFIG_PATH": str(ALSA / "paced.conf"), "LEGSUP_CAPTURE_FIFO": str(fifo)}
+    result = subprocess.run([*work["legsup"], "play", "long.yaml"], cwd=tmp, env=env, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=180)
+    reader.join(timeout=30)
+    assert result.returncode == 0, result.stderr
+    sent = np.frombuffer(b"".join(got), dtype="<i2")
+    assert sent.shape[0] >= ref.shape[0]
+    assert np.array_equal(sent[: ref.shape[0]], ref)
+    assert not sent[ref.shape[0]:].any()

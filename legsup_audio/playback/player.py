@@ -8,12 +8,20 @@ reaches the device, sample for sample.  Uninterrupted playback is one device buf
 over the whole rest of the session; pause stops the device and remembers the frame,
 resume and seek start a new buffer at that frame (a zero-copy slice of one contiguous
 int16 array that is read from the source once).
+
+That array is filled in the background (``Prefetch``), from the frame being played
+onwards: the device starts as soon as the first ``LEAD_FRAMES`` are in, because a
+sound card takes the samples in real time while the renderer makes them hundreds of
+times faster.  Should the reader ever fall behind (a starved machine), the player
+stops the device a moment before the unfilled part and starts again there once it is
+filled: a pause, never wrong samples.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +34,16 @@ from legsup_audio.errors import PlaybackError
 
 #: How many frames are read from a source per ``read`` call while loading it.
 LOAD_BLOCK_FRAMES = 1 << 20
+#: Frames read per ``read`` call by the background prefetch: one second, so the
+#: first sound waits for little more than the first second of the session.
+PREFETCH_BLOCK_FRAMES = 44100
+#: Frames that must be read before the device starts at a frame: 30 s, read in a
+#: tenth of a second, leave the reader a wide margin on a busy machine (and a
+#: session shorter than that is read whole before it starts).
+LEAD_FRAMES = 30 * 44100
+#: While playing, this much ahead of the device must be read, or it is stopped and
+#: restarted at the same frame once it is (a starved machine: a pause, not noise).
+GUARD_FRAMES = 44100 // 2
 
 #: The message shown when no sound device can be opened; ``{reason}`` is the cause.
 NO_DEVICE_MESSAGE = (
@@ -97,12 +115,90 @@ def load_pcm(source: PcmSource, block: int = LOAD_BLOCK_FRAMES) -> np.ndarray:
     return out
 
 
+class Prefetch:
+    """A source's whole audio in one int16 array, read by a background thread.
+
+    The thread reads blocks in order from the frame asked for last (``want``),
+    then goes back for any it skipped; ``wait`` blocks until a range is read.
+    The array never moves, so a device may play from it while it fills.
+    """
+
+    def __init__(self, source: PcmSource, block: int = PREFETCH_BLOCK_FRAMES) -> None:
+        self.total, self.channels = int(source.total), int(source.channels)
+        self.pcm = np.zeros((self.total, self.channels), dtype=np.int16)
+        self._source = source
+        self._block = block
+        self._done = np.zeros(-(-self.total // block), dtype=bool)
+        self._cursor = 0
+        self._error: BaseException | None = None
+        self._closed = False
+        self._lock = threading.Condition()
+        self._thread = threading.Thread(target=self._fill, name="legsup-prefetch", daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        while True:
+            with self._lock:
+                todo = np.flatnonzero(~self._done)
+                if self._closed or todo.size == 0:
+                    return
+                later = todo[todo >= self._cursor]
+                b = int(later[0] if later.size else todo[0])
+                self._cursor = b + 1
+            start = b * self._block
+            n = min(self._block, self.total - start)
+            try:
+                chunk = np.asarray(self._source.read(start, n))
+                if chunk.dtype != np.int16:
+                    raise PlaybackError(f"the audio source gave {chunk.dtype} samples, not int16")
+            except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
+                with self._lock:
+                    self._error = exc
+                    self._lock.notify_all()
+                return
+            with self._lock:
+                self.pcm[start : start + n] = chunk.reshape(n, self.channels)
+                self._done[b] = True
+                self._lock.notify_all()
+
+    def want(self, frame: int) -> None:
+        """Read from ``frame`` on next (after a seek)."""
+        with self._lock:
+            self._cursor = max(0, min(int(frame), self.total)) // self._block
+
+    def ready(self, start: int, n: int) -> bool:
+        """Frames [start, start + n) (clipped to the end) are read."""
+        a, b = max(0, start) // self._block, -(-min(self.total, start + n) // self._block)
+        with self._lock:
+            self._raise()
+            return bool(self._done[a:b].all())
+
+    def wait(self, start: int, n: int) -> None:
+        """Block until frames [start, start + n) are read (or the reader failed)."""
+        a, b = max(0, start) // self._block, -(-min(self.total, start + n) // self._block)
+        with self._lock:
+            while not self._done[a:b].all():
+                self._raise()
+                self._lock.wait(0.1)
+            self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._thread.join(timeout=5)
+
+
 class _ClockedPlayer:
     """Shared state machine: a device plays from ``_base`` since ``_t0`` on ``_clock``."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock if clock is not None else time.monotonic
         self._source: PcmSource | None = None
+        self._prefetch: Prefetch | None = None
         self._pcm: np.ndarray | None = None
         self._bytes: memoryview | None = None
         self._rate = 44100
@@ -115,6 +211,10 @@ class _ClockedPlayer:
         self._paused = False
 
     # --- what subclasses provide -------------------------------------------------
+    def _lead(self, frame: int) -> int:
+        """How many frames from ``frame`` must be read before the device may start."""
+        return LEAD_FRAMES
+
     def _start_device(self, frame: int) -> None:
         raise NotImplementedError
 
@@ -136,7 +236,10 @@ class _ClockedPlayer:
     def play(self, source: PcmSource, start_frame: int = 0) -> None:
         self.stop()
         if source is not self._source:
-            self._pcm = load_pcm(source)
+            if self._prefetch is not None:
+                self._prefetch.close()
+            self._prefetch = Prefetch(source)
+            self._pcm = self._prefetch.pcm
             self._bytes = self._pcm.data.cast("B")
             self._source = source
             self._rate, self._channels = int(source.rate), int(source.channels)
@@ -177,9 +280,23 @@ class _ClockedPlayer:
 
     def position(self) -> int:
         if self._running:
-            elapsed = max(0.0, self._clock() - self._t0)
-            return self._clamp(self._base + int(elapsed * self._rate))
+            frame = self._clock_frame()
+            if self._prefetch is not None and frame < self._total and not self._prefetch.ready(frame, GUARD_FRAMES):
+                self._halt()  # the reader fell behind: wait for it rather than play unread silence
+                self._begin(frame)
+                frame = self._clock_frame()
+            return frame
         return self._held if self._held is not None else 0
+
+    def _clock_frame(self) -> int:
+        elapsed = max(0.0, self._clock() - self._t0)
+        return self._clamp(self._base + int(elapsed * self._rate))
+
+    def close(self) -> None:
+        """Stop, and stop reading the source."""
+        self.stop()
+        if self._prefetch is not None:
+            self._prefetch.close()
 
     def is_playing(self) -> bool:
         return self._running and not self.finished()
@@ -201,6 +318,9 @@ class _ClockedPlayer:
         self._base = frame
         self._held = None
         if frame < self._total:
+            if self._prefetch is not None:
+                self._prefetch.want(frame)
+                self._prefetch.wait(frame, self._lead(frame))
             self._start_device(frame)
         self._t0 = self._clock()
         self._running = True
@@ -337,6 +457,10 @@ class MemoryPlayer(_ClockedPlayer):
         if self._instant and self._running:
             return self._total
         return super().position()
+
+    def _lead(self, frame: int) -> int:
+        # A recording "device" takes everything at once: all of it must be read first.
+        return self._total - frame
 
     def _start_device(self, frame: int) -> None:
         assert self._pcm is not None

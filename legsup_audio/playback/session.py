@@ -197,13 +197,15 @@ def play_session(
         return EXIT_INTERRUPTED
     finally:
         player.stop()
+        if (close := getattr(player, "close", None)) is not None:
+            close()  # stops the background reading of the source
     return 0
 
 
 def _run_plain(control: SessionControl, start_ms: int, out: TextIO) -> None:
     timeline = control.timeline
     titles = {s.id: s.title for s in timeline.steps}
-    control.start(start_ms)  # reads the whole source and opens the device (may raise)
+    control.start(start_ms)  # reads the first seconds and opens the device (may raise)
     print(f"{timeline.title} ({format_clock(control.total_ms)})", file=out, flush=True)
     told = max(0, start_ms)  # everything starting before this has been reported
     while True:
