@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import os
 import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,7 @@ class AnalysisStore:
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {name: data[name] for name in data.files}
-        except (OSError, ValueError, EOFError, KeyError):
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
             return None  # absent, or damaged: made again
 
     def save(self, key: str, arrays: dict[str, np.ndarray]) -> None:
@@ -78,7 +79,7 @@ class AnalysisStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
+                np.savez_compressed(f, **arrays)  # mostly zeros where nothing was measured
             os.replace(tmp, self.root / f"{key}.npz")
         except OSError:
             pass  # a full or read-only cache only costs the next run this analysis

@@ -4,7 +4,9 @@ Owns one thing: ``Forked(fn)`` starts ``fn()`` in a child made with ``fork`` (it
 shares the parent's memory as it was, so nothing is pickled on the way in), and
 ``result()`` collects what it returned, pickled through a pipe.  Python threads
 cannot share numpy-heavy work here (the GIL), and the master's look at the
-loud steps happens before encoding starts, while the second core is idle.
+loud steps happens before encoding starts, while the second core is nearly idle
+(an export may be drawing its cover in a thread meanwhile: the child inherits
+no threads, and only runs numpy on data it already has).
 
 The child never runs any of the parent's cleanup: whatever happens it leaves
 with ``os._exit``, so temporary files, progress displays and ``finally`` blocks
@@ -29,20 +31,33 @@ from typing import Any
 
 def available() -> bool:
     """Forking helps only with a second core to run on."""
-    return hasattr(os, "fork") and (os.cpu_count() or 1) > 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return hasattr(os, "fork") and cores > 1
 
 
 class Forked:
     def __init__(self, fn: Callable[[], Any]) -> None:
+        """Start ``fn()`` in a child; raises OSError when no process or pipe can be made."""
         read, write = os.pipe()
-        pid = os.fork()
+        # Signals are held across the fork, so none can reach the child before it has
+        # set itself up (a handler there would unwind the parent's stack copy).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            pid = os.fork()
+        except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            os.close(read)
+            os.close(write)
+            raise
         if pid == 0:  # the child
             status = 1
             try:
                 os.close(read)
                 # A terminal's Ctrl-C reaches the whole process group: the parent handles it
-                # (and kills this child); here it must not unwind the parent's stack copy.
+                # (and kills this child).  SIGTERM ends the child at once, without unwinding.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
                 data = pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)
                 view = memoryview(data)
                 while view:
@@ -55,6 +70,11 @@ class Forked:
         os.close(write)
         self.pid: int | None = pid
         self._read = read
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a signal held meanwhile arrives now
+        except BaseException:
+            self.cancel()
+            raise
 
     def result(self, timeout: float) -> Any | None:
         """What ``fn`` returned, or None if the child failed or took longer than ``timeout`` s."""

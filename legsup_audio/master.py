@@ -1,12 +1,14 @@
 """Master stage: the mix to -16 LUFS with true peak kept under the ceiling.
 
 Owns turning the float mix into the final 16-bit samples: the session's
-integrated loudness is measured (streaming, see ``dsp``), one gain brings it to
-the target, and a look-ahead limiter acts only where the gained signal would
-pass the true-peak ceiling.  The speech stage already levels every clip, so the
-limiter is a safety net; when it does bite, the result is measured again and
-the gain corrected.  Everything is a pure function of the frame range, so the
-exporter and the player get identical samples for the same time.
+integrated loudness is planned from each layer's profile (``levels``), one gain
+brings it to the target, and a look-ahead limiter acts only where the gained
+signal would pass the true-peak ceiling.  The speech stage levels every clip, so
+for a voice alone the limiter is a safety net; when a bed makes the gain press
+the voice into it, the ``LimiterModel`` (built from the loud steps, rendered
+once) says what the limiter does to the loudness and the gain is corrected on
+it.  Everything is a pure function of the frame range, so the exporter and the
+player get identical samples for the same time.
 """
 
 from __future__ import annotations
@@ -142,7 +144,9 @@ class LimiterModel:
         return {"measured": self.measured, "bin_peaks": self.peaks, "bin_energies": self.energies}
 
     def restore(self, saved: dict[str, np.ndarray]) -> None:
-        if saved["bin_peaks"].shape == self.peaks.shape == saved["bin_energies"].shape:
+        """Take what a kept analysis measured (ignored unless it fits this mix)."""
+        if all(name in saved for name in ("measured", "bin_peaks", "bin_energies")) and \
+                saved["bin_peaks"].shape == self.peaks.shape == saved["bin_energies"].shape:
             self.measured = saved["measured"].astype(bool)
             self.peaks = saved["bin_peaks"].astype(np.float32)
             self.energies = saved["bin_energies"].astype(np.float32)
@@ -160,7 +164,11 @@ class LimiterModel:
             # are higher: measure now what they will need, in one pass instead of several.
             self._measure(self._hot(gain * LOOK_AHEAD))
         self._measure(hot & ~self.measured)
-        need = np.minimum(np.float32(1.0), np.float32(self.ceiling / gain) / np.maximum(self.peaks.reshape(-1), 1e-12))
+        need = np.minimum(np.float32(1.0), np.float32(self.ceiling / gain) / np.maximum(self.peaks, 1e-12))
+        # Only the steps hot at this gain count, whatever else was measured before (by an
+        # earlier gain, or an earlier run): the answer must not depend on that history.
+        need[~hot] = 1.0
+        need = need.reshape(-1)
         held = running_min(need, self.hold)
         del need
         limit = running_mean(held, self.smooth).reshape(self.peaks.shape)
@@ -189,12 +197,21 @@ class LimiterModel:
             return
         # Alternate stretches between the two processes: each gets about half the work.
         theirs, mine = runs[1::2], runs[0::2]
-        with forked.Forked(lambda: [self._measure_run(*run) for run in theirs]) as job:
-            started = time.monotonic()
+        try:
+            job = forked.Forked(lambda: [self._measure_run(*run) for run in theirs])
+        except OSError:  # no process or pipe to spare: do it all here
+            job = None
+        found = None
+        if job is not None:
+            with job:
+                started = time.monotonic()
+                for run in mine:
+                    self._keep(*self._measure_run(*run))
+                # The child has as much to do as this process had: give it that long again, and more.
+                found = job.result(timeout=FORK_GRACE_S + 3 * (time.monotonic() - started))
+        else:
             for run in mine:
                 self._keep(*self._measure_run(*run))
-            # The child has as much to do as this process had: give it that long again, and more.
-            found = job.result(timeout=FORK_GRACE_S + 3 * (time.monotonic() - started))
         for result in found if found is not None else [self._measure_run(*run) for run in theirs]:
             self._keep(*result)
 

@@ -76,7 +76,7 @@ def mix(session: Session, background: bool = True) -> Mix:
     if tones := ToneTrack(session.timeline):  # breathing-guide tones; a voice-only session has none
         layers.append(tones)
     if background and session.timeline.get("background") is not None:  # a script without `background:` has no bed
-        from legsup_audio.bed.track import bed_track  # lazily: the generators import scipy
+        from legsup_audio.bed.track import bed_track  # lazily: a voice-only session never loads the bed
 
         if (bed := bed_track(session.timeline, SAMPLE_RATE, str(session.script.path))) is not None:
             layers.append(bed)

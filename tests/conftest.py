@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import legsup_audio.resources as resources
+
+# A shell that starts the suite in the background (`... &`) makes it ignore SIGINT, and
+# every process it starts inherits that.  The tests of Ctrl-C need it to mean what it
+# means at a terminal: with a handler here, each child starts with the default again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 FAKE_PROFILE = "engine: fake\nvoice: fake/en\nrate: 150\nvolume: 0.9\n"
 

@@ -143,7 +143,7 @@ def test_a_kept_analysis_gives_the_same_master_without_rendering(fake_workdir: P
 
     # A damaged entry is made again, to the same result.
     monkeypatch.undo()
-    kept.write_bytes(b"not an npz")
+    kept.write_bytes(kept.read_bytes()[:200])  # a truncated zip: what a full disk or a kill leaves
     third, _ = M.master(mix(session), store=store)
     assert (third.gain_db, third.expected_lufs) == (first.gain_db, first.expected_lufs)
     assert kept.read_bytes()[:2] == b"PK"

@@ -540,3 +540,77 @@ def pexpect_eof():  # type: ignore[no-untyped-def]
     import pexpect  # type: ignore[import-untyped,unused-ignore]
 
     return pexpect.EOF
+
+
+# --- reading the session while it plays ----------------------------------------------------
+
+
+class GatedSource(SegmentSource):
+    """Blocks from ``gate_s`` on wait for ``gate`` (a reader that falls behind); ``fail_s`` raises."""
+
+    def __init__(self, seconds: float, gate_s: float, fail_s: float | None = None) -> None:
+        import threading
+
+        super().__init__(seconds)
+        self.gate = threading.Event()
+        self.gate_frame = int(gate_s * RATE)
+        self.fail_frame = None if fail_s is None else int(fail_s * RATE)
+
+    def read(self, start: int, n: int) -> np.ndarray:
+        if self.fail_frame is not None and start + n > self.fail_frame:
+            raise PlaybackError("the renderer failed")
+        if start + n > self.gate_frame:
+            assert self.gate.wait(10)
+        return super().read(start, n)
+
+
+class ClockedRecorder(MemoryPlayer):
+    """A recording device that takes samples in real time (on a fake clock), like a card."""
+
+    def _lead(self, frame: int) -> int:
+        from legsup_audio.playback.player import LEAD_FRAMES
+
+        return LEAD_FRAMES
+
+
+def test_the_device_starts_before_the_session_is_read_and_waits_for_a_slow_reader() -> None:
+    import threading
+
+    source = GatedSource(40.0, gate_s=32.0)
+    clock = FakeClock()
+    player = ClockedRecorder(clock=clock)
+    player.play(source, 0)  # starts once the first 30 s are read, while 32 s onwards are not
+    assert [p.start for p in player.plays] == [0]
+    clock.advance(31.8)  # the device is 0.2 s from what has not been read
+    threading.Timer(0.2, source.gate.set).start()
+    heard = player.position()  # the guard stops the device and starts it again at the same frame
+    assert heard == int(31.8 * RATE)
+    assert [p.start for p in player.plays] == [0, heard]
+    assert player.plays[0].stopped_at == heard
+    player.close()
+    whole = source.all()
+    assert np.array_equal(player.plays[0].played, whole[:heard])
+    assert np.array_equal(player.plays[1].data, whole[heard:])  # no gap, no repeat, no unread silence
+
+
+def test_a_reader_that_fails_silences_the_device_then_reports() -> None:
+    source = GatedSource(40.0, gate_s=99.0, fail_s=34.0)
+    clock = FakeClock()
+    player = ClockedRecorder(clock=clock)
+    player.play(source, 0)
+    clock.advance(33.8)
+    with pytest.raises(PlaybackError, match="the renderer failed"):
+        player.position()
+    assert player.plays[-1].stopped_at is not None  # the sound was stopped first
+    player.stop()  # and stopping again is quiet
+    player.close()
+
+
+def test_a_closed_player_reads_afresh_and_never_waits_forever() -> None:
+    source = SegmentSource(3.0)
+    player = MemoryPlayer()
+    player.play(source, 0)
+    player.close()
+    player.play(source, 0)  # a new reader: not the closed one
+    assert np.array_equal(player.plays[-1].data, source.all())
+    player.close()

@@ -132,7 +132,7 @@ class BedTrack:
     # --- gains -------------------------------------------------------------------------------
 
     def envelope(self, source: _Source, t: np.ndarray) -> np.ndarray:
-        """The source's gain at frames ``t`` (sorted, contiguous)."""
+        """The source's gain at frames ``t`` (sorted: a block's frames, or the points of ``levels.gain_grid``)."""
         amps = source.amps
         if len(amps) == 1:
             return np.full(t.shape, amps[0])

@@ -34,8 +34,8 @@ from legsup_audio.errors import PlaybackError
 
 #: How many frames are read from a source per ``read`` call while loading it.
 LOAD_BLOCK_FRAMES = 1 << 20
-#: Frames read per ``read`` call by the background prefetch: one second, so the
-#: first sound waits for little more than the first second of the session.
+#: Frames read per ``read`` call by the background prefetch: one second, so a seek
+#: waits for the block it lands in rather than for a long one.
 PREFETCH_BLOCK_FRAMES = 44100
 #: Frames that must be read before the device starts at a frame: 30 s, read in a
 #: tenth of a second, leave the reader a wide margin on a busy machine (and a
@@ -179,6 +179,8 @@ class Prefetch:
         with self._lock:
             while not self._done[a:b].all():
                 self._raise()
+                if self._closed:
+                    raise PlaybackError("the session's audio is no longer being read (the player was closed)")
                 self._lock.wait(0.1)
             self._raise()
 
@@ -250,7 +252,7 @@ class _ClockedPlayer:
     def pause(self) -> None:
         if not self._running or self._paused:
             return
-        frame = self.position()
+        frame = self._heard()
         self._halt()
         self._held = frame
         self._paused = True
@@ -273,30 +275,39 @@ class _ClockedPlayer:
 
     def stop(self) -> None:
         if self._running:
-            frame = self.position()
+            frame = self._heard()  # never waits for the reader: stopping is always at once
             self._halt()
             self._held = frame
         self._paused = False
 
     def position(self) -> int:
         if self._running:
-            frame = self._clock_frame()
-            if self._prefetch is not None and frame < self._total and not self._prefetch.ready(frame, GUARD_FRAMES):
-                self._halt()  # the reader fell behind: wait for it rather than play unread silence
-                self._begin(frame)
-                frame = self._clock_frame()
+            frame = self._heard()
+            if self._prefetch is not None and frame < self._total:
+                try:
+                    ready = self._prefetch.ready(frame, GUARD_FRAMES)
+                except BaseException:
+                    self._halt()  # the reader failed: silence first, then the error
+                    raise
+                if not ready:
+                    self._halt()  # the reader fell behind: wait for it rather than play unread silence
+                    self._begin(frame)
+                    frame = self._heard()
             return frame
         return self._held if self._held is not None else 0
 
-    def _clock_frame(self) -> int:
+    def _heard(self) -> int:
+        """The frame the clock says is being heard (no look at the reader)."""
         elapsed = max(0.0, self._clock() - self._t0)
         return self._clamp(self._base + int(elapsed * self._rate))
 
     def close(self) -> None:
-        """Stop, and stop reading the source."""
+        """Stop, and stop reading the source; a later ``play`` starts reading afresh."""
         self.stop()
         if self._prefetch is not None:
             self._prefetch.close()
+        self._prefetch = None
+        self._source = None
 
     def is_playing(self) -> bool:
         return self._running and not self.finished()
@@ -453,10 +464,10 @@ class MemoryPlayer(_ClockedPlayer):
         super().__init__(clock if clock is not None else (lambda: 0.0))
         self.plays: list[PlayRecord] = []
 
-    def position(self) -> int:
+    def _heard(self) -> int:
         if self._instant and self._running:
             return self._total
-        return super().position()
+        return super()._heard()
 
     def _lead(self, frame: int) -> int:
         # A recording "device" takes everything at once: all of it must be read first.
@@ -468,7 +479,7 @@ class MemoryPlayer(_ClockedPlayer):
 
     def _stop_device(self) -> None:
         if self.plays and self.plays[-1].stopped_at is None and self._running:
-            self.plays[-1].stopped_at = self.position()
+            self.plays[-1].stopped_at = self._heard()
 
     def _device_busy(self) -> bool:
         return False
