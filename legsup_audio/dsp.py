@@ -45,41 +45,62 @@ def k_weighting_sos(rate: int) -> np.ndarray:
     return np.vstack(sections)
 
 
+class KWeighting:
+    """BS.1770's K-weighting, run block after block with its state carried.
+
+    ``squares(x)`` gives the squared K-weighted frames of the next block, summed
+    over its channels: what every loudness measurement here adds up.
+    """
+
+    def __init__(self, rate: int, channels: int) -> None:
+        self.sos = k_weighting_sos(rate)
+        self.zi = [np.zeros((self.sos.shape[0], 2)) for _ in range(channels)]
+
+    def settled(self) -> bool:
+        """The filters hold (next to) nothing: silence in gives silence out."""
+        return all(float(np.abs(z).max()) < 1e-12 for z in self.zi)
+
+    def squares(self, x: np.ndarray) -> np.ndarray:
+        """(n,) for the next frames ``x``, float (n, channels)."""
+        from scipy.signal import sosfilt
+
+        out = np.zeros(x.shape[0])
+        for ch, zi in enumerate(self.zi):
+            y, self.zi[ch] = sosfilt(self.sos, x[:, ch].astype(np.float64), zi=zi)
+            out += np.square(y)
+        return out
+
+
 class LoudnessMeter:
     """Streaming BS.1770 integrated loudness: ``feed`` blocks in order, then ``integrated()``."""
 
     def __init__(self, rate: int, channels: int) -> None:
         self.rate = rate
-        self.sos = k_weighting_sos(rate)
-        self.zi = [np.zeros((self.sos.shape[0], 2)) for _ in range(channels)]
+        self.weighting = KWeighting(rate, channels)
         self.step = rate // 10  # 100 ms; 400 ms gating blocks overlap by 75%
-        self._carry = np.zeros((0, channels))
-        self._energies: list[np.ndarray] = []  # sum of squares per 100 ms, per channel
+        self._carry = np.zeros(0)
+        self._energies: list[np.ndarray] = []  # sum of squares per 100 ms, channels summed
         self.peak = 0.0
 
     def feed(self, block: np.ndarray) -> None:
         """Add the next frames, float (n, channels)."""
         peak = float(np.abs(block).max()) if block.size else 0.0
         self.peak = max(self.peak, peak)
-        if peak == 0.0 and all(float(np.abs(z).max()) < 1e-12 for z in self.zi):
-            weighted = np.zeros(block.shape)  # silence in, silence out: skip the filters
+        if peak == 0.0 and self.weighting.settled():
+            squares = np.zeros(block.shape[0])  # silence in, silence out: skip the filters
         else:
-            from scipy.signal import sosfilt
-
-            weighted = np.empty(block.shape)
-            for ch, zi in enumerate(self.zi):
-                weighted[:, ch], self.zi[ch] = sosfilt(self.sos, block[:, ch].astype(np.float64), zi=zi)
-        data = np.concatenate([self._carry, weighted]) if self._carry.size else weighted
+            squares = self.weighting.squares(block)
+        data = np.concatenate([self._carry, squares]) if self._carry.size else squares
         whole = (data.shape[0] // self.step) * self.step
         if whole:
-            self._energies.append(np.square(data[:whole]).reshape(-1, self.step, data.shape[1]).sum(axis=1))
+            self._energies.append(data[:whole].reshape(-1, self.step).sum(axis=1))
         self._carry = data[whole:]
 
     def energies(self) -> np.ndarray:
         """K-weighted sum of squares per 100 ms, summed over channels."""
         if not self._energies:
             return np.zeros(0)
-        return np.concatenate(self._energies).sum(axis=1)
+        return np.concatenate(self._energies)
 
     def integrated(self) -> float:
         """Gated integrated loudness in LUFS (-inf for silence)."""
@@ -104,10 +125,8 @@ def integrated(energies: np.ndarray, step: int) -> float:
 
 def k_weighted_squares(x: np.ndarray, rate: int, tail: int = 0) -> np.ndarray:
     """Squared K-weighted samples of a mono signal, followed by ``tail`` frames of its filter ring-out."""
-    from scipy.signal import sosfilt
-
     padded = np.concatenate([x.astype(np.float64), np.zeros(tail)]) if tail else x.astype(np.float64)
-    return np.square(sosfilt(k_weighting_sos(rate), padded))
+    return KWeighting(rate, 1).squares(padded[:, None])
 
 
 def loudness(x: np.ndarray, rate: int) -> float:

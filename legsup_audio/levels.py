@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from legsup_audio.dsp import HOT, k_weighting_sos, true_peaks
+from legsup_audio.dsp import HOT, KWeighting, k_weighting_sos, true_peaks
 
 #: Gains (fades, ducking, crossfades) are sampled this many times per step: they
 #: move over hundreds of milliseconds, so 5 ms spacing follows them closely.
@@ -66,16 +66,10 @@ def k_step_energies(blocks, rate: int, channels: int, step: int, skip: int = 0) 
     filters run across them from rest, and the first ``skip`` frames (their
     settling) are left out.  One block at a time is held, never the whole signal.
     """
-    from scipy.signal import sosfilt
-
-    sos = k_weighting_sos(rate)
-    zi = [np.zeros((sos.shape[0], 2)) for _ in range(channels)]
+    weighting = KWeighting(rate, channels)
     out, seen = [], 0
     for x in blocks:
-        squares = np.zeros(x.shape[0])
-        for ch in range(channels):
-            y, zi[ch] = sosfilt(sos, x[:, ch].astype(np.float64), zi=zi[ch])
-            squares += np.square(y)
+        squares = weighting.squares(x)
         keep = squares[max(0, skip - seen) :]
         seen += x.shape[0]
         if keep.shape[0]:
@@ -143,18 +137,14 @@ class Strike:
     """One event's sound (a bell strike): where its energy and peaks fall on the step grid."""
 
     def __init__(self, samples: np.ndarray, rate: int) -> None:
-        from scipy.signal import sosfilt
-
         mono = samples.reshape(samples.shape[0], -1)[:, 0]
         self.length = mono.shape[0]
         # Running sum of the K-weighted squares, built a second at a time to keep memory flat.
         self._cumulative = np.zeros(self.length + 1)
-        sos = k_weighting_sos(rate)
-        zi = np.zeros((sos.shape[0], 2))
+        weighting = KWeighting(rate, 1)
         total = 0.0
         for start in range(0, self.length, rate):
-            y, zi = sosfilt(sos, mono[start : start + rate].astype(np.float64), zi=zi)
-            run = np.cumsum(np.square(y)) + total
+            run = np.cumsum(weighting.squares(mono[start : start + rate, None])) + total
             self._cumulative[start + 1 : start + 1 + run.shape[0]] = run
             total = float(run[-1])
         self._abs = np.abs(mono)

@@ -21,7 +21,7 @@ import numpy as np
 
 from legsup_audio import forked
 from legsup_audio.analysis import AnalysisStore, fingerprint
-from legsup_audio.dsp import HOT, LoudnessMeter, db, integrated, k_weighting_sos, limiter_gain, running_mean, running_min
+from legsup_audio.dsp import HOT, KWeighting, LoudnessMeter, db, integrated, limiter_gain, running_mean, running_min
 from legsup_audio.levels import Profile, measure_layer
 from legsup_audio.render import BLOCK_FRAMES, Mix
 
@@ -222,21 +222,13 @@ class LimiterModel:
 
     def _measure_run(self, k0: int, k1: int) -> tuple[int, int, np.ndarray, np.ndarray]:
         """Bins of steps [k0, k1): K-weighted energy and sample peak, rendered from a little earlier."""
-        from scipy.signal import sosfilt
-
-        sos = k_weighting_sos(self.mix.rate)
-        channels, step = self.mix.channels, self.step
+        step = self.step
         first = max(0, k0 - PREROLL_STEPS)
-        zi = [np.zeros((sos.shape[0], 2)) for _ in range(channels)]
+        weighting = KWeighting(self.mix.rate, self.mix.channels)
         energies, peaks = [], []
         for start in range(first * step, k1 * step, self.block):
-            n = min(self.block, k1 * step - start)
-            x = self.mix.render(start, n)
-            squares = np.zeros(n)
-            for ch in range(channels):
-                y, zi[ch] = sosfilt(sos, x[:, ch].astype(np.float64), zi=zi[ch])
-                squares += np.square(y)
-            energies.append(squares.reshape(-1, self.per_step, MODEL_BIN).sum(axis=2))
+            x = self.mix.render(start, min(self.block, k1 * step - start))
+            energies.append(weighting.squares(x).reshape(-1, self.per_step, MODEL_BIN).sum(axis=2))
             peaks.append(np.abs(x).max(axis=1).reshape(-1, self.per_step, MODEL_BIN).max(axis=2))
         skip = k0 - first
         return k0, k1, np.concatenate(energies)[skip:], np.concatenate(peaks)[skip:]
