@@ -78,6 +78,7 @@ def bench(minutes: int, work: Path, env: dict[str, str], background: bool = Fals
     # The WAV export kept its analysis of the mix in the cache folder; a first export
     # of a session has none, so it is removed: the figure includes analysing the mix.
     shutil.rmtree(Path(env["LEGSUP_CACHE_DIR"]) / "analysis", ignore_errors=True)
+    os.sync()  # the reference WAV (hundreds of MB) is flushed now, not while the export is timed
     export_s, export_rss = run_child([*legsup, "export", str(script), "-o", str(mp3)], env)
     again_s, _ = run_child([*legsup, "export", str(script), "-o", str(mp3)], env)  # the analysis found
     # The reference: ffmpeg alone, same audio, same encoder and bitrate (64k mono, 128k stereo: encode.FORMATS).
