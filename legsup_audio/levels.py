@@ -166,25 +166,25 @@ class Strike:
 
 
 def step_frames(step: int, count: int) -> np.ndarray:
-    """(count, GAIN_POINTS + 2) frames: evenly inside each step, then its first and last frame.
+    """(count, GAIN_POINTS + 2) frames, in order: each step's first frame, ``GAIN_POINTS``
+    evenly inside it, and its last frame.
 
     A layer's gain is sampled there: the inner points give its mean square, all
     of them its maximum (a ramp within a step peaks at one of its ends).
     """
     inner = (np.arange(GAIN_POINTS) * step + step // 2) // GAIN_POINTS
-    offsets = np.concatenate([inner, [0, step - 1]])
+    offsets = np.concatenate([[0], inner, [step - 1]])
     return np.arange(count, dtype=np.int64)[:, None] * step + offsets[None, :]
 
 
 def gain_grid(step: int, count: int) -> np.ndarray:
-    """``step_frames`` flattened, for layers whose gain functions take sorted frames."""
-    return np.sort(step_frames(step, count).reshape(-1))
+    """``step_frames`` flattened (already sorted), for layers whose gain functions take sorted frames."""
+    return step_frames(step, count).reshape(-1)
 
 
 def per_step(gain: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean square and maximum per step of a gain sampled on ``gain_grid``."""
+    """Mean square (inner points) and maximum (all points) per step of a gain sampled on ``gain_grid``."""
     g = np.abs(gain).reshape(count, GAIN_POINTS + 2)
-    # gain_grid sorted each row as: first frame, the inner points, last frame
     return np.square(g[:, 1:-1]).mean(axis=1), g.max(axis=1)
 
 

@@ -130,10 +130,6 @@ class VoiceTrack:
             peaks[k0:k1] = np.maximum(peaks[k0:k1], np.maximum.reduceat(clip, starts) * factors[text])
         return Profile(self.energies(step, count), peaks)
 
-    def peak(self) -> float:
-        """The largest true peak of any clip (linear)."""
-        return max((self._refs[t].stats().true_peak for t in dict.fromkeys(self._texts)), default=0.0)
-
     def render(self, start: int, n: int) -> np.ndarray:
         out = np.zeros((n, 1), dtype=np.float32)
         end = start + n

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from legsup_audio.levels import GAIN_POINTS, TONE_TRUE_PEAK, Profile, k_power_gain, step_frames
+from legsup_audio.levels import TONE_TRUE_PEAK, Profile, k_power_gain, step_frames
 from legsup_audio.render import SAMPLE_RATE, ms_to_frame, overlapping
 from legsup_audio.timeline import Timeline
 
@@ -94,7 +94,7 @@ class ToneTrack:
             total = (until - at) / self.rate
             amp = TONE_AMPLITUDE * tone_envelope(t, total) * inside
             freq = f0 * (f1 / f0) ** (t / total)
-            power = 0.5 * amp[:, :GAIN_POINTS] ** 2 * k_power_gain(freq[:, :GAIN_POINTS], self.rate)
+            power = 0.5 * amp[:, 1:-1] ** 2 * k_power_gain(freq[:, 1:-1], self.rate)  # the inner points
             energies[k0:k1] += power.mean(axis=1) * step
             peaks[k0:k1] = np.maximum(peaks[k0:k1], amp.max(axis=1) * TONE_TRUE_PEAK)
         return Profile(energies, peaks)

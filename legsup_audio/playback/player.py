@@ -32,8 +32,6 @@ import numpy as np
 
 from legsup_audio.errors import PlaybackError
 
-#: How many frames are read from a source per ``read`` call while loading it.
-LOAD_BLOCK_FRAMES = 1 << 20
 #: Frames read per ``read`` call by the background prefetch: one second, so a seek
 #: waits for the block it lands in rather than for a long one.
 PREFETCH_BLOCK_FRAMES = 44100
@@ -100,19 +98,6 @@ class Player(Protocol):
     def finished(self) -> bool:
         """The audio has played to its end."""
         ...
-
-
-def load_pcm(source: PcmSource, block: int = LOAD_BLOCK_FRAMES) -> np.ndarray:
-    """Read the whole source into one C-contiguous int16 array of shape (total, channels)."""
-    total, channels = int(source.total), int(source.channels)
-    out = np.empty((total, channels), dtype=np.int16)
-    for start in range(0, total, block):
-        n = min(block, total - start)
-        chunk = np.asarray(source.read(start, n))
-        if chunk.dtype != np.int16:
-            raise PlaybackError(f"the audio source gave {chunk.dtype} samples, not int16")
-        out[start : start + n] = chunk.reshape(n, channels)
-    return out
 
 
 class Prefetch:
