@@ -89,7 +89,7 @@ class Background:
 
 
 def _bed() -> Any:
-    """The generators, imported only for scripts that have a background (scipy is slow to import)."""
+    """The generators, imported only for scripts that have a background (a voice-only session never loads them)."""
     import legsup_audio.bed as bed
 
     return bed

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from legsup_audio.dsp import HOT, KWeighting, k_weighting_sos, true_peaks
+from legsup_audio.dsp import HOT, KWeighting, k_weighting_sos, sos_response, true_peaks
 
 #: Gains (fades, ducking, crossfades) are sampled this many times per step: they
 #: move over hundreds of milliseconds, so 5 ms spacing follows them closely.
@@ -221,11 +221,8 @@ def measure_layer(layer, rate: int, total: int, step: int, channels: int, block:
 @functools.lru_cache(maxsize=8)
 def _k_gain_table(rate: int) -> tuple[np.ndarray, np.ndarray]:
     """|K(f)|^2 sampled finely from 20 Hz to Nyquist, for tones of known frequency."""
-    from scipy.signal import sosfreqz
-
     freqs = np.geomspace(20.0, rate / 2 * 0.999, 2048)
-    _, h = sosfreqz(k_weighting_sos(rate), worN=freqs, fs=rate)
-    return freqs, np.abs(h) ** 2
+    return freqs, np.abs(sos_response(k_weighting_sos(rate), freqs, rate)) ** 2
 
 
 def k_power_gain(freq: np.ndarray, rate: int) -> np.ndarray:

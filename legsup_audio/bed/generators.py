@@ -34,6 +34,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from legsup_audio.dsp import serial_matmul
+
 TABLE_SECONDS = 30
 """Period of the tone layers; their frequencies are rounded to multiples of 1/30 Hz."""
 
@@ -292,22 +294,6 @@ class Isochronic(_PeriodicLayer):
 
 # --- noise -------------------------------------------------------------------------
 
-_GEMM_LIMIT = 1 << 18  # OpenBLAS runs a product below this many multiply-adds on one thread
-
-
-def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` in row slices small enough that BLAS does not spawn threads.
-
-    On a busy 2-core machine a threaded small product can be many times slower
-    (and its timing erratic); slices keep the cost predictable.
-    """
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    rows = max(1, _GEMM_LIMIT // max(1, a.shape[1] * b.shape[1]))
-    for i in range(0, a.shape[0], rows):
-        np.matmul(a[i : i + rows], b, out=out[i : i + rows])
-    return out
-
-
 class OnePoleBank:
     """A recursive filter ``direct + sum(r / (1 - p z^-1))`` with real poles ``p``.
 
@@ -374,13 +360,13 @@ class OnePoleBank:
         rows, length = x.shape
         nblocks = length // self.block
         blocks = np.ascontiguousarray(x, dtype=np.float32).reshape(rows * nblocks, self.block)
-        y = _matmul(blocks, self._within)
+        y = serial_matmul(blocks, self._within)
         if len(self.poles):
-            local = _matmul(blocks, self._to_state).astype(np.float64).reshape(rows, nblocks, -1)
+            local = serial_matmul(blocks, self._to_state).astype(np.float64).reshape(rows, nblocks, -1)
             ends = self._block_ends(np.moveaxis(local, 2, 1))  # (rows, poles, nblocks)
             state = np.zeros_like(local)  # the state entering each block
             state[:, 1:, :] = np.moveaxis(ends, 1, 2)[:, :-1, :]
-            y += _matmul(state.reshape(rows * nblocks, -1).astype(np.float32), self._from_state)
+            y += serial_matmul(state.reshape(rows * nblocks, -1).astype(np.float32), self._from_state)
         return y.reshape(rows, length)
 
 
