@@ -164,18 +164,18 @@ class LimiterModel:
             # are higher: measure now what they will need, in one pass instead of several.
             self._measure(self._hot(gain * LOOK_AHEAD))
         self._measure(hot & ~self.measured)
-        need = np.minimum(np.float32(1.0), np.float32(self.ceiling / gain) / np.maximum(self.peaks, 1e-12))
         # Only the steps hot at this gain count, whatever else was measured before (by an
         # earlier gain, or an earlier run): the answer must not depend on that history.
-        need[~hot] = 1.0
-        need = need.reshape(-1)
-        held = running_min(need, self.hold)
-        del need
-        limit = running_mean(held, self.smooth).reshape(self.peaks.shape)
-        del held
-        np.square(limit, out=limit)
-        limited = (limit * self.energies).sum(axis=1, dtype=np.float64) * (gain * gain)
-        energies[hot] = limited[hot]
+        # Elsewhere the limiter does nothing, and its ramps (a few bins) never cross a
+        # whole step: so each stretch of hot steps is worked out on its own, between one
+        # untouched step either side, and memory stays that of the longest stretch.
+        for k0, k1 in _runs(hot, gap=1):
+            a, b = max(0, k0 - 1), min(hot.shape[0], k1 + 1)
+            need = np.minimum(np.float32(1.0), np.float32(self.ceiling / gain) / np.maximum(self.peaks[a:b], 1e-12))
+            need[~hot[a:b]] = 1.0
+            held = running_min(need.reshape(-1), self.hold)
+            limit = running_mean(held, self.smooth).reshape(need.shape)[k0 - a : k1 - a]
+            energies[k0:k1] = (np.square(limit) * self.energies[k0:k1]).sum(axis=1) * (gain * gain)
         return integrated(energies, self.step)
 
     def _hot(self, gain: float) -> np.ndarray:

@@ -47,6 +47,25 @@ def test_the_limiter_keeps_a_loud_sine_under_the_ceiling_without_steps() -> None
     assert float(np.abs(np.diff(gain)).max()) < 0.01  # ramps, not jumps
 
 
+def _whole_block_limiter_gain(x: np.ndarray, ceiling: float, window: int) -> np.ndarray:
+    """The limiter's gain with its filters run over every frame (what ``limiter_gain`` must equal)."""
+    need = np.minimum(1.0, ceiling / np.maximum(dsp.true_peaks(x, ceiling * dsp.HOT), 1e-12))
+    held = minimum_filter1d(need, 2 * window + 1, mode="nearest")
+    return uniform_filter1d(held, window, mode="nearest").astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_limiter_filtering_only_near_its_peaks_equals_filtering_everything(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 30000))
+    x = (rng.standard_normal((n, int(rng.integers(1, 3)))) * rng.choice([0.05, 0.2, 0.5])).astype(np.float32)
+    spikes = rng.integers(0, n, size=int(rng.integers(0, 8)))  # isolated peaks, near each other or not, or at an edge
+    x[spikes] *= rng.uniform(2, 30, size=(spikes.size, 1)).astype(np.float32)
+    window = int(rng.choice([1, 2, 5, 441]))
+    got = dsp.limiter_gain(x, 0.7, window)
+    assert np.allclose(got, _whole_block_limiter_gain(x, 0.7, window), rtol=0, atol=1e-6)
+
+
 def _pyloudnorm_sos(rate: int) -> np.ndarray:
     meter = pyloudnorm.Meter(rate)  # filter_class "K-weighting"
     sections = []
