@@ -167,12 +167,6 @@ def _write_text(path: Path, text: str, dest: Path) -> None:
         raise OutputError(f"cannot write {dest}: {explain(exc, dest.parent)}") from None
 
 
-def _speech_failure(exc: OSError) -> str:
-    # Speaking writes only into the clip cache (and the engine's scratch folder).
-    folder = Path(exc.filename).parent if isinstance(exc.filename, str) else default_cache_dir()
-    return f"cannot store the spoken clips: {explain(exc, folder, 'LEGSUP_CACHE_DIR')}"
-
-
 def export_session(
     session: Session,
     dest: Path,
@@ -325,11 +319,8 @@ def _export_all(
         if progress is not None:
             progress.track(index, total, label)
         try:
-            try:
-                session = build(name, progress=progress.phase("speaking") if progress else None,
-                                max_length_ms=max_length_ms)
-            except OSError as exc:  # a full disk under the clip cache, most often
-                raise OutputError(_speech_failure(exc)) from None
+            session = build(name, progress=progress.phase("speaking") if progress else None,
+                            max_length_ms=max_length_ms)
             if not background:
                 session = without_background(session)
             if folder is not None:

@@ -14,15 +14,17 @@ from pathlib import Path
 
 from legsup_audio.checkpoint import during, signals_held
 from legsup_audio.compile import check_length, compile_script
+from legsup_audio.errors import OutputError
 from legsup_audio.limits import DEFAULT_MAX_LENGTH_MS
 from legsup_audio.master import TARGET_LUFS, Loudness, Mastered, master
 from legsup_audio.model import CueScript
+from legsup_audio.output import explain
 from legsup_audio.parse import parse_script
 from legsup_audio.background import without_background as strip_background
 from legsup_audio.render import SAMPLE_RATE, Layer, Mix, VoiceTrack
 from legsup_audio.resources import Found, resolve_script
 from legsup_audio.speech.base import SpeechEngine
-from legsup_audio.speech.cache import ClipCache, ClipRef
+from legsup_audio.speech.cache import ClipCache, ClipRef, default_cache_dir
 from legsup_audio.speech.speaker import Speaker, text_locations
 from legsup_audio.timeline import Timeline
 from legsup_audio.tones import ToneTrack
@@ -64,11 +66,19 @@ def build(
             engine = engine or make_engine(profile)
         speaker = Speaker(engine, profile.options, cache or ClipCache())
         clips = speaker.speak(script.spoken_texts(), during("synthesis", progress), where=text_locations(script))
+    except OSError as exc:  # a full or read-only disk under the clip cache, most often: one line, for every command
+        raise OutputError(_speech_failure(exc)) from None
     finally:
         if own_engine and engine is not None:
             engine.close()
     timeline = compile_script(script, lambda text: clips[text].duration_ms, max_length_ms)
     return Session(script, profile, clips, timeline)
+
+
+def _speech_failure(exc: OSError) -> str:
+    # Speaking writes only into the clip cache (and the engine's scratch folder).
+    folder = Path(exc.filename).parent if isinstance(exc.filename, str) else default_cache_dir()
+    return f"cannot store the spoken clips: {explain(exc, folder, 'LEGSUP_CACHE_DIR')}"
 
 
 def mix(session: Session, background: bool = True) -> Mix:

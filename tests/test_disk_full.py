@@ -138,6 +138,14 @@ def test_the_cache_folder_fills_up_while_speaking(work: dict, clean: dict) -> No
     assert_recovers(work, clean)
 
 
+@pytest.mark.parametrize("command", [["timeline", "a.yaml"], ["validate", "a.yaml"], ["play", "a.yaml"]])
+def test_every_command_that_speaks_says_the_cache_is_full_in_one_line(work: dict, command: list[str]) -> None:
+    result = run(command, work, limit=1024)  # a cold cache: the first clip does not fit
+    one_error_line(result, "cannot store the spoken clips", "LEGSUP_CACHE_DIR")
+    assert_cache_consistent(work["cache"])
+    assert names(work["tmp"]) == []
+
+
 def copy_to_a_full_phone(work: dict, lower_limit: bool) -> tuple[int, list[str]]:
     """Export with ``--to phone``; with ``lower_limit``, the phone "fills up" just as the copy starts."""
     proc = start([*SINGLE, "--to", "phone"], work["root"], work["env"], "copying" if lower_limit else None)
