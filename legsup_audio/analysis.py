@@ -13,7 +13,8 @@ checksum, the layers in the mix, the sample rate, and the source of the modules
 that make and measure the samples.  Change any of them and the fingerprint
 changes.  A mix with a music file is not kept (the file could change under the
 same name).  Entries are written atomically; an unreadable or inconsistent one
-is ignored and made again.  Like the clip cache, this is only ever a shortcut:
+is ignored and made again.  The folder keeps the most recently used analyses
+up to ``KEEP_BYTES`` (each edit of a script makes a new one).  Like the clip cache, this is only ever a shortcut:
 with the folder gone or read-only, everything still works.
 """
 
@@ -29,6 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from legsup_audio.render import Mix
+
+#: The analyses kept, newest used first (an hour's session with a bed takes about 2 MB).
+KEEP_BYTES = 64 * 1024 * 1024
 
 #: Modules whose code decides the samples of a mix or its analysis.
 _SOURCES = ("levels.py", "master.py", "render.py", "dsp.py", "tones.py", "bed/track.py", "bed/generators.py")
@@ -70,9 +74,12 @@ class AnalysisStore:
         path = self.root / f"{key}.npz"
         try:
             with np.load(path, allow_pickle=False) as data:
-                return {name: data[name] for name in data.files}
+                found = {name: data[name] for name in data.files}
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
             return None  # absent, or damaged: made again
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: the last to be pruned
+        return found
 
     def save(self, key: str, arrays: dict[str, np.ndarray]) -> None:
         tmp = self.root / f".tmp-{uuid.uuid4().hex}.npz"
@@ -86,3 +93,21 @@ class AnalysisStore:
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+        self.prune()
+
+    def prune(self) -> None:
+        """Remove the least recently used analyses beyond ``KEEP_BYTES`` (never the newest)."""
+        entries = []
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.root):
+                if entry.name.endswith(".npz") and not entry.name.startswith("."):
+                    with contextlib.suppress(OSError):  # another process may prune it first
+                        info = entry.stat()
+                        entries.append((info.st_mtime_ns, info.st_size, entry.path))
+        entries.sort(reverse=True)
+        kept = 0
+        for index, (_, size, path) in enumerate(entries):
+            kept += size
+            if index and kept > KEEP_BYTES:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)

@@ -158,3 +158,24 @@ def test_another_clip_or_timeline_is_another_analysis(fake_workdir: Path) -> Non
     keys = {fingerprint(mix(build(fake_workdir / name))) for name in ("bed.yaml", "other.yaml", "said.yaml")}
     assert len(keys) == 3 and None not in keys
     assert fingerprint(mix(build(fake_workdir / "bed.yaml"))) in keys  # and the same mix, the same one
+
+
+def test_the_analysis_folder_keeps_the_recently_used_within_its_budget(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from legsup_audio import analysis
+
+    store = analysis.AnalysisStore(tmp_path)
+    noise = np.random.default_rng(0).random(40_000)  # incompressible: about 320 kB per entry
+    monkeypatch.setattr(analysis, "KEEP_BYTES", 1_000_000)  # room for three
+    for n, key in enumerate("abcde"):
+        store.save(key, {"x": noise})
+        os.utime(store.root / f"{key}.npz", ns=(n * 10**9, n * 10**9))  # saved a second apart
+        if key == "c":
+            assert store.load("a") is not None  # "a" is used again: it counts as the newest
+            os.utime(store.root / "a.npz", ns=(int(2.5 * 10**9), int(2.5 * 10**9)))
+    kept = sorted(path.stem for path in store.root.glob("*.npz"))
+    assert kept == ["a", "d", "e"]  # b and c were the least recently used
+    monkeypatch.setattr(analysis, "KEEP_BYTES", 0)
+    store.save("f", {"x": noise})
+    assert sorted(path.stem for path in store.root.glob("*.npz")) == ["f"]  # the newest always stays
