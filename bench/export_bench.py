@@ -10,10 +10,13 @@ the clip cache, then for each length measures in the same run:
 
 It prints figures as ratios against the reference, so they mean the same on a
 slow or a fast machine.  ``ratio`` is a first export (the mix is analysed);
-``again`` exports once more, when the analysis kept in the cache folder is found.  Targets (issue 2): ratio <= 1.2, peak RSS < 200 MB and
-flat between 15 and 60 minutes.
+``again`` exports once more, when the analysis kept in the cache folder is found.
+Each length is measured in ``--repeat`` rounds, each with its own reference (a
+shared machine's speed drifts): the medians are shown, and every round's ratio.
+Targets (issues 2 and 4): ratio <= 1.2, peak RSS < 200 MB and flat between 15
+and 60 minutes.
 
-    python bench/export_bench.py [--minutes 15 60] [--keep DIR] [--background]
+    python bench/export_bench.py [--minutes 15 60] [--repeat 3] [--keep DIR] [--background]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,7 +69,7 @@ def run_child(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     return float(seconds), int(rss)
 
 
-def bench(minutes: int, work: Path, env: dict[str, str], background: bool = False) -> dict[str, float]:
+def bench(minutes: int, work: Path, env: dict[str, str], background: bool = False, repeat: int = 3) -> dict:
     script = work / f"bench-{minutes}.yaml"
     script.write_text(make_script(minutes, background=background), encoding="utf-8")
     legsup = [sys.executable, "-m", "legsup_audio"]
@@ -75,23 +79,33 @@ def bench(minutes: int, work: Path, env: dict[str, str], background: bool = Fals
     subprocess.run([*legsup, "export", str(script), "-o", str(wav), "--format", "wav"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     mp3 = work / f"bench-{minutes}.mp3"
-    # The WAV export kept its analysis of the mix in the cache folder; a first export
-    # of a session has none, so it is removed: the figure includes analysing the mix.
-    shutil.rmtree(Path(env["LEGSUP_CACHE_DIR"]) / "analysis", ignore_errors=True)
-    os.sync()  # the reference WAV (hundreds of MB) is flushed now, not while the export is timed
-    export_s, export_rss = run_child([*legsup, "export", str(script), "-o", str(mp3)], env)
-    again_s, _ = run_child([*legsup, "export", str(script), "-o", str(mp3)], env)  # the analysis found
-    # The reference: ffmpeg alone, same audio, same encoder and bitrate (64k mono, 128k stereo: encode.FORMATS).
     stereo = wav.read_bytes()[22:24] == b"\x02\x00"  # the WAV header's channel count
-    ffmpeg_s, _ = run_child(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "libmp3lame", "-b:a",
-                             "128k" if stereo else "64k", str(work / "reference.mp3")], env)
-    return {"minutes": minutes, "export_s": export_s, "ffmpeg_s": ffmpeg_s, "ratio": export_s / ffmpeg_s,
-            "again_ratio": again_s / ffmpeg_s, "rss_mb": export_rss / 1024}
+    # The reference: ffmpeg alone, same audio, same encoder and bitrate (64k mono, 128k stereo: encode.FORMATS).
+    reference = ["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "libmp3lame", "-b:a",
+                 "128k" if stereo else "64k", str(work / "reference.mp3")]
+    firsts, agains, refs, rss = [], [], [], 0
+    # A shared machine's speed drifts over minutes: each round measures its own reference
+    # next to its exports, and the median round is reported.
+    for _ in range(repeat):
+        # The WAV export kept its analysis of the mix in the cache folder; a first export
+        # of a session has none, so it is removed: the figure includes analysing the mix.
+        shutil.rmtree(Path(env["LEGSUP_CACHE_DIR"]) / "analysis", ignore_errors=True)
+        os.sync()  # the reference WAV (hundreds of MB) is flushed now, not while the export is timed
+        ffmpeg_s, _ = run_child(reference, env)
+        export_s, export_rss = run_child([*legsup, "export", str(script), "-o", str(mp3)], env)
+        again_s, _ = run_child([*legsup, "export", str(script), "-o", str(mp3)], env)  # the analysis found
+        firsts.append(export_s / ffmpeg_s)
+        agains.append(again_s / ffmpeg_s)
+        refs.append(ffmpeg_s)
+        rss = max(rss, export_rss)
+    return {"minutes": minutes, "ffmpeg_s": statistics.median(refs), "ratio": statistics.median(firsts),
+            "ratios": firsts, "again_ratio": statistics.median(agains), "rss_mb": rss / 1024}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=int, nargs="+", default=[15, 60])
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per length; the median is shown")
     parser.add_argument("--keep", type=Path, help="keep the generated files in this folder")
     parser.add_argument("--background", action="store_true",
                         help="give the sessions a bed: a drone, pink noise and bells at every step")
@@ -99,13 +113,13 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="legsup-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "LEGSUP_CACHE_DIR": str(work / "cache")}
-    print(f"{'session':>8} {'export':>8} {'ffmpeg':>8} {'ratio':>6} {'again':>6} {'peak RSS':>9}")
+    print(f"{'session':>8} {'ffmpeg':>8} {'ratio':>6} {'again':>6} {'peak RSS':>9}  rounds")
     results = []
     for minutes in args.minutes:
-        r = bench(minutes, work, env, args.background)
+        r = bench(minutes, work, env, args.background, args.repeat)
         results.append(r)
-        print(f"{minutes:>6} m {r['export_s']:>7.2f}s {r['ffmpeg_s']:>7.2f}s {r['ratio']:>6.2f} {r['again_ratio']:>6.2f}"
-              f" {r['rss_mb']:>6.0f} MB")
+        print(f"{minutes:>6} m {r['ffmpeg_s']:>7.2f}s {r['ratio']:>6.2f} {r['again_ratio']:>6.2f}"
+              f" {r['rss_mb']:>6.0f} MB  {' '.join(f'{x:.2f}' for x in r['ratios'])}")
     if len(results) > 1:
         growth = results[-1]["rss_mb"] / results[0]["rss_mb"]
         print(f"peak RSS {results[-1]['minutes']} m / {results[0]['minutes']} m: {growth:.2f}")
