@@ -38,7 +38,6 @@ from legsup_audio.output import (
 from legsup_audio.pipeline import Session, build, mastered, without_background
 from legsup_audio.playlist import m3u8_text, track_filename
 from legsup_audio.sidecars import lrc_text, vtt_text
-from legsup_audio.speech.cache import default_cache_dir
 from legsup_audio.sync import CopyReport, check_destination, copy_files
 from legsup_audio.tags import TrackMeta, write_tags
 

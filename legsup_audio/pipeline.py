@@ -8,6 +8,8 @@ the timing; ``mix`` turns a session into the mastered PCM source.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -67,7 +69,7 @@ def build(
         speaker = Speaker(engine, profile.options, cache or ClipCache())
         clips = speaker.speak(script.spoken_texts(), during("synthesis", progress), where=text_locations(script))
     except OSError as exc:  # a full or read-only disk under the clip cache, most often: one line, for every command
-        raise OutputError(_speech_failure(exc)) from None
+        raise OutputError(speech_failure(exc)) from None
     finally:
         if own_engine and engine is not None:
             engine.close()
@@ -75,10 +77,14 @@ def build(
     return Session(script, profile, clips, timeline)
 
 
-def _speech_failure(exc: OSError) -> str:
-    # Speaking writes only into the clip cache (and the engine's scratch folder).
-    folder = Path(exc.filename).parent if isinstance(exc.filename, str) else default_cache_dir()
-    return f"cannot store the spoken clips: {explain(exc, folder, 'LEGSUP_CACHE_DIR')}"
+def speech_failure(exc: OSError) -> str:
+    """One line for an ``OSError`` met while speaking, naming the setting that moves the folder."""
+    # Speaking writes into the clip cache, and the speech worker's scratch folder under TMPDIR.
+    path = Path(os.path.abspath(exc.filename)) if isinstance(exc.filename, str) else None
+    cache, scratch = Path(os.path.abspath(default_cache_dir())), Path(os.path.abspath(tempfile.gettempdir()))
+    if path is not None and not path.is_relative_to(cache) and path.is_relative_to(scratch):
+        return f"cannot make the spoken clips: {explain(exc, scratch, 'TMPDIR')}"
+    return f"cannot store the spoken clips: {explain(exc, path.parent if path else cache, 'LEGSUP_CACHE_DIR')}"
 
 
 def mix(session: Session, background: bool = True) -> Mix:

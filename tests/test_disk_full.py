@@ -146,6 +146,24 @@ def test_every_command_that_speaks_says_the_cache_is_full_in_one_line(work: dict
     assert names(work["tmp"]) == []
 
 
+def test_a_failure_in_the_speech_scratch_folder_names_tmpdir_not_the_cache(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from legsup_audio.pipeline import speech_failure
+
+    monkeypatch.setenv("LEGSUP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr("tempfile.tempdir", None)  # gettempdir() reads TMPDIR again
+    full = errno.ENOSPC, "No space left on device"
+    scratch = speech_failure(OSError(*full, str(tmp_path / "tmp" / "legsup-speech-x")))
+    assert scratch == f"cannot make the spoken clips: the disk holding {tmp_path / 'tmp'} is full; free some " \
+                      "space or choose another place with TMPDIR"
+    cache = speech_failure(OSError(*full, str(tmp_path / "cache" / "ab" / "clip.wav")))
+    assert cache.startswith(f"cannot store the spoken clips: the disk holding {tmp_path / 'cache' / 'ab'} is full")
+    assert cache.endswith("LEGSUP_CACHE_DIR")
+    nameless = speech_failure(OSError(*full))
+    assert f"the disk holding {tmp_path / 'cache'} is full" in nameless and nameless.endswith("LEGSUP_CACHE_DIR")
+
+
 def copy_to_a_full_phone(work: dict, lower_limit: bool) -> tuple[int, list[str]]:
     """Export with ``--to phone``; with ``lower_limit``, the phone "fills up" just as the copy starts."""
     proc = start([*SINGLE, "--to", "phone"], work["root"], work["env"], "copying" if lower_limit else None)
