@@ -93,10 +93,10 @@ class AnalysisStore:
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-        self.prune()
+        self.prune(keep=self.root / f"{key}.npz")
 
-    def prune(self) -> None:
-        """Remove the least recently used analyses beyond ``KEEP_BYTES`` (never the newest)."""
+    def prune(self, keep: Path | None = None) -> None:
+        """Remove the least recently used analyses beyond ``KEEP_BYTES``, never ``keep`` (the one just saved)."""
         entries = []
         with contextlib.suppress(OSError):
             for entry in os.scandir(self.root):
@@ -104,7 +104,8 @@ class AnalysisStore:
                     with contextlib.suppress(OSError):  # another process may prune it first
                         info = entry.stat()
                         entries.append((info.st_mtime_ns, info.st_size, entry.path))
-        entries.sort(reverse=True)
+        # the one just saved first, then the most recently used (its clock may be behind another's)
+        entries.sort(key=lambda entry: (entry[2] != str(keep), -entry[0]))
         kept = 0
         for index, (_, size, path) in enumerate(entries):
             kept += size

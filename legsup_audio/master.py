@@ -136,6 +136,8 @@ class LimiterModel:
         self.energies = np.zeros((count, self.per_step), dtype=np.float32)  # K-weighted energy per bin, unit gain
         self.hold = (2 * window + 1) // MODEL_BIN | 1  # odd, as the frame filter's 2W+1
         self.smooth = max(1, window // MODEL_BIN)
+        if self.hold // 2 + self.smooth >= self.per_step:  # ``loudness`` works on stretches of whole steps
+            raise ValueError("the limiter's window must be shorter than a 100 ms step")
         self.block = block
         self.rendered = 0  # frames rendered so far, for tests and benchmarks
 

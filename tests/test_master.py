@@ -173,9 +173,44 @@ def test_the_analysis_folder_keeps_the_recently_used_within_its_budget(tmp_path:
         os.utime(store.root / f"{key}.npz", ns=(n * 10**9, n * 10**9))  # saved a second apart
         if key == "c":
             assert store.load("a") is not None  # "a" is used again: it counts as the newest
-            os.utime(store.root / "a.npz", ns=(int(2.5 * 10**9), int(2.5 * 10**9)))
+            assert (store.root / "a.npz").stat().st_mtime_ns > 2 * 10**9
     kept = sorted(path.stem for path in store.root.glob("*.npz"))
     assert kept == ["a", "d", "e"]  # b and c were the least recently used
+    future = 4_000_000_000 * 10**9  # an entry from a machine whose clock runs ahead
+    os.utime(store.root / "e.npz", ns=(future, future))
     monkeypatch.setattr(analysis, "KEEP_BYTES", 0)
     store.save("f", {"x": noise})
-    assert sorted(path.stem for path in store.root.glob("*.npz")) == ["f"]  # the newest always stays
+    assert sorted(path.stem for path in store.root.glob("*.npz")) == ["f"]  # the one just saved always stays
+
+
+def _whole_array_loudness(model: M.LimiterModel, gain_db: float) -> float:
+    """The model's loudness with its filters run over every bin of the session (what it must equal)."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    from legsup_audio.dsp import integrated
+
+    gain = 10 ** (gain_db / 20)
+    hot = model._hot(gain)
+    energies = model.planned.energies * gain * gain
+    need = np.minimum(1.0, model.ceiling / gain / np.maximum(model.peaks.astype(np.float64), 1e-12))
+    need[~hot] = 1.0
+    held = minimum_filter1d(need.reshape(-1), model.hold, mode="nearest")
+    limit = uniform_filter1d(held, model.smooth, mode="nearest").reshape(need.shape)
+    limited = (limit**2 * model.energies).sum(axis=1) * gain * gain
+    energies[hot] = limited[hot]
+    return integrated(energies, model.step)
+
+
+def test_the_limiter_model_stretch_by_stretch_is_the_model_over_the_whole_session(fake_workdir: Path) -> None:
+    (fake_workdir / "bed.yaml").write_text(BED_SCRIPT, encoding="utf-8")
+    the_mix = mix(build(fake_workdir / "bed.yaml"))
+    parts = M.profiles(the_mix)
+    count = the_mix.total // (the_mix.rate // 10)
+    planned = M._total(parts, count)
+    bed = M._total([part for part, layer in zip(parts, the_mix.layers) if getattr(layer, "background", False)], count)
+    model = M.LimiterModel(the_mix, planned, 10 ** (M.CEILING_DBTP / 20), 441, bed=bed)
+    safe = M.CEILING_DBTP - 20 * np.log10(planned.peaks.max())
+    for gain_db in (safe - 1, safe + 2, safe + 6, safe + 12):  # from no limiting to a lot
+        got = model.loudness(gain_db)
+        assert abs(got - _whole_array_loudness(model, gain_db)) < 1e-6, gain_db
+    assert model.measured.any() and not model.measured.all()  # stretches, not the whole session
