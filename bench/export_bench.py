@@ -85,7 +85,7 @@ def bench(minutes: int, work: Path, env: dict[str, str], background: bool = Fals
                  "128k" if stereo else "64k", str(work / "reference.mp3")]
     firsts, agains, refs, rss = [], [], [], 0
     # A shared machine's speed drifts over minutes: each round measures its own reference
-    # next to its exports, and the median round is reported.
+    # next to its exports, and the median of each figure is reported.
     for _ in range(repeat):
         # The WAV export kept its analysis of the mix in the cache folder; a first export
         # of a session has none, so it is removed: the figure includes analysing the mix.
@@ -110,6 +110,8 @@ def main() -> None:
     parser.add_argument("--background", action="store_true",
                         help="give the sessions a bed: a drone, pink noise and bells at every step")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     work = args.keep or Path(tempfile.mkdtemp(prefix="legsup-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "LEGSUP_CACHE_DIR": str(work / "cache")}

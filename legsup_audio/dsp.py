@@ -135,8 +135,8 @@ def _block_matrices(rate: int) -> _BlockMatrices:
 class BlockFilter:
     """A cascade of biquads over a stream of blocks, state carried: ``sosfilt`` in numpy.
 
-    Equal to ``scipy.signal.sosfilt`` with carried ``zi`` to about 1e-11 of the
-    signal (tested), at the same speed.
+    Equal to ``scipy.signal.sosfilt`` with carried ``zi`` (tested to 1e-9 of the
+    signal; about 1e-11 measured), at the same speed.
     """
 
     def __init__(self, matrices: _BlockMatrices) -> None:

@@ -122,7 +122,7 @@ def test_the_block_filter_is_sosfilt_with_carried_state(sizes: list[int], scale:
 
 
 def test_a_long_block_keeps_its_precision() -> None:
-    """An hour in one call: the block states are found by doubling, whose error must not grow."""
+    """Ten minutes in one call: the block states are found by doubling, whose error must not grow."""
     x = np.sin(np.arange(44100 * 600) * 2 * np.pi * 40 / 44100)  # a low tone: the slow poles matter most
     matrices = dsp._block_matrices(44100)
     got = dsp.BlockFilter(matrices)(x)
