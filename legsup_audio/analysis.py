@@ -14,8 +14,9 @@ that make and measure the samples.  Change any of them and the fingerprint
 changes.  A mix with a music file is not kept (the file could change under the
 same name).  Entries are written atomically; an unreadable or inconsistent one
 is ignored and made again.  The folder keeps the most recently used analyses
-up to ``KEEP_BYTES`` (each edit of a script makes a new one).  Like the clip cache, this is only ever a shortcut:
-with the folder gone or read-only, everything still works.
+up to ``KEEP_BYTES`` (each edit of a script makes a new one).  Like the clip
+cache, this is only ever a shortcut: with the folder gone or read-only,
+everything still works.
 """
 
 from __future__ import annotations
