@@ -14,9 +14,10 @@ that make and measure the samples.  Change any of them and the fingerprint
 changes.  A mix with a music file is not kept (the file could change under the
 same name).  Entries are written atomically; an unreadable or inconsistent one
 is ignored and made again.  The folder keeps the most recently used analyses
-up to ``KEEP_BYTES`` (each edit of a script makes a new one).  Like the clip
-cache, this is only ever a shortcut: with the folder gone or read-only,
-everything still works.
+up to ``KEEP_BYTES`` (each edit of a script makes a new one), and clears the
+temporary files of processes killed while saving.  Like the clip cache, this
+is only ever a shortcut: with the folder gone or read-only, everything still
+works.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -34,6 +36,9 @@ from legsup_audio.render import Mix
 
 #: The analyses kept, newest used first (an hour's session with a bed takes about 2 MB).
 KEEP_BYTES = 64 * 1024 * 1024
+
+#: A temporary file older than this was left by a process that was killed while saving.
+STALE_TMP_S = 3600
 
 #: Modules whose code decides the samples of a mix or its analysis.
 _SOURCES = ("levels.py", "master.py", "render.py", "dsp.py", "tones.py", "bed/track.py", "bed/generators.py")
@@ -97,14 +102,20 @@ class AnalysisStore:
         self.prune(keep=self.root / f"{key}.npz")
 
     def prune(self, keep: Path | None = None) -> None:
-        """Remove the least recently used analyses beyond ``KEEP_BYTES``, never ``keep`` (the one just saved)."""
+        """Remove the least recently used analyses beyond ``KEEP_BYTES``, never ``keep`` (the one just saved),
+        and the temporary files that killed processes left behind."""
         entries = []
+        stale = time.time() - STALE_TMP_S
         with contextlib.suppress(OSError):
             for entry in os.scandir(self.root):
-                if entry.name.endswith(".npz") and not entry.name.startswith("."):
-                    with contextlib.suppress(OSError):  # another process may prune it first
-                        info = entry.stat()
+                if not entry.name.endswith(".npz"):
+                    continue
+                with contextlib.suppress(OSError):  # another process may prune it first
+                    info = entry.stat()
+                    if not entry.name.startswith("."):
                         entries.append((info.st_mtime_ns, info.st_size, entry.path))
+                    elif entry.name.startswith(".tmp-") and info.st_mtime < stale:
+                        os.unlink(entry.path)
         # the one just saved first, then the most recently used (its clock may be behind another's)
         entries.sort(key=lambda entry: (entry[2] != str(keep), -entry[0]))
         kept = 0

@@ -176,6 +176,14 @@ def test_the_analysis_folder_keeps_the_recently_used_within_its_budget(tmp_path:
             assert (store.root / "a.npz").stat().st_mtime_ns > 2 * 10**9
     kept = sorted(path.stem for path in store.root.glob("*.npz"))
     assert kept == ["a", "d", "e"]  # b and c were the least recently used
+    # Temporary files: one a killed process left long ago goes, one being written now stays.
+    (store.root / ".tmp-old.npz").write_bytes(b"PK")
+    os.utime(store.root / ".tmp-old.npz", ns=(10**9, 10**9))
+    (store.root / ".tmp-now.npz").write_bytes(b"PK")
+    store.prune()
+    assert sorted(path.name for path in store.root.glob(".tmp-*")) == [".tmp-now.npz"]
+    (store.root / ".tmp-now.npz").unlink()
+
     future = 4_000_000_000 * 10**9  # an entry from a machine whose clock runs ahead
     os.utime(store.root / "e.npz", ns=(future, future))
     monkeypatch.setattr(analysis, "KEEP_BYTES", 0)
