@@ -329,18 +329,22 @@ def limiter_gain(x: np.ndarray, ceiling: float, window: int) -> np.ndarray:
     # run on those stretches alone (speech leaves most of a block untouched), each with a
     # margin of its true neighbours, so the result is what filtering the whole block gives.
     reach = 2 * window + 2
-    for a, b in _stretches(over, reach):
-        lo, hi = max(0, a - reach), min(need.shape[0], b + reach)
+    n = need.shape[0]
+    for first, end in runs(over, gap=2 * reach):  # stretches whose margins would overlap are one
+        a, b = max(0, first - reach), min(n, end + reach)
+        lo, hi = max(0, a - reach), min(n, b + reach)
         held = running_min(need[lo:hi], 2 * window + 1)
         gain[a:b] = running_mean(held, window)[a - lo : b - lo]
     return gain
 
 
-def _stretches(mask: np.ndarray, reach: int) -> list[tuple[int, int]]:
-    """[start, end) of the frames within ``reach`` of a True in ``mask``, overlapping ones joined."""
-    where = np.flatnonzero(mask)
-    breaks = np.flatnonzero(np.diff(where) > 2 * reach)
-    starts = np.concatenate([where[:1], where[breaks + 1]]) - reach
-    ends = np.concatenate([where[breaks], where[-1:]]) + reach + 1
-    n = mask.shape[0]
-    return [(max(0, a), min(n, b)) for a, b in zip(starts.tolist(), ends.tolist())]
+def runs(mask: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """[start, end) of the runs of True in ``mask``, runs fewer than ``gap`` apart joined."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    found: list[tuple[int, int]] = []
+    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist()):
+        if found and a - found[-1][1] < gap:
+            found[-1] = (found[-1][0], b)
+        else:
+            found.append((a, b))
+    return found

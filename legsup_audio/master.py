@@ -21,7 +21,17 @@ import numpy as np
 
 from legsup_audio import forked
 from legsup_audio.analysis import AnalysisStore, fingerprint
-from legsup_audio.dsp import HOT, KWeighting, LoudnessMeter, db, integrated, limiter_gain, running_mean, running_min
+from legsup_audio.dsp import (
+    HOT,
+    KWeighting,
+    LoudnessMeter,
+    db,
+    integrated,
+    limiter_gain,
+    running_mean,
+    running_min,
+    runs,
+)
 from legsup_audio.levels import Profile, measure_layer
 from legsup_audio.render import BLOCK_FRAMES, Mix
 
@@ -171,7 +181,7 @@ class LimiterModel:
         # Elsewhere the limiter does nothing, and its ramps (a few bins) never cross a
         # whole step: so each stretch of hot steps is worked out on its own, between one
         # untouched step either side, and memory stays that of the longest stretch.
-        for k0, k1 in _runs(hot, gap=1):
+        for k0, k1 in runs(hot, gap=1):
             a, b = max(0, k0 - 1), min(hot.shape[0], k1 + 1)
             need = np.minimum(np.float32(1.0), np.float32(self.ceiling / gain) / np.maximum(self.peaks[a:b], 1e-12))
             need[~hot[a:b]] = 1.0
@@ -191,14 +201,14 @@ class LimiterModel:
     def _measure(self, todo: np.ndarray) -> None:
         """Render and keep the bins of the steps in ``todo``, half of them on the other core."""
         # Stretches closer than two prerolls are rendered as one: the gap costs no more than the prerolls.
-        runs = _runs(todo, gap=2 * PREROLL_STEPS + 1)
-        frames = sum(k1 - k0 for k0, k1 in runs) * self.step
-        if len(runs) < 2 or frames < FORK_MIN_S * self.mix.rate or not forked.available():
-            for run in runs:
+        stretches = runs(todo, gap=2 * PREROLL_STEPS + 1)
+        frames = sum(k1 - k0 for k0, k1 in stretches) * self.step
+        if len(stretches) < 2 or frames < FORK_MIN_S * self.mix.rate or not forked.available():
+            for run in stretches:
                 self._keep(*self._measure_run(*run))
             return
         # Alternate stretches between the two processes: each gets about half the work.
-        theirs, mine = runs[1::2], runs[0::2]
+        theirs, mine = stretches[1::2], stretches[0::2]
         try:
             job = forked.Forked(lambda: [self._measure_run(*run) for run in theirs])
         except OSError:  # no process or pipe to spare: do it all here
@@ -234,18 +244,6 @@ class LimiterModel:
             peaks.append(np.abs(x).max(axis=1).reshape(-1, self.per_step, MODEL_BIN).max(axis=2))
         skip = k0 - first
         return k0, k1, np.concatenate(energies)[skip:], np.concatenate(peaks)[skip:]
-
-
-def _runs(mask: np.ndarray, gap: int) -> list[tuple[int, int]]:
-    """[start, end) of the runs of True in ``mask``, runs fewer than ``gap`` apart joined."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    runs: list[tuple[int, int]] = []
-    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist()):
-        if runs and a - runs[-1][1] < gap:
-            runs[-1] = (runs[-1][0], b)
-        else:
-            runs.append((a, b))
-    return runs
 
 
 def measure(source: FloatSource, block: int = BLOCK_FRAMES) -> Loudness:
