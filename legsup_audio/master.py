@@ -63,6 +63,11 @@ FORK_GRACE_S = 5.0
 MAX_LIMITING_DB = 12.0
 
 
+def limiter_window(rate: int) -> int:
+    """The limiter's window in frames: the master's model must use the one the limiter uses."""
+    return max(1, int(rate * LIMITER_WINDOW_S))
+
+
 @dataclass(frozen=True, slots=True)
 class Loudness:
     integrated: float  # LUFS; -inf for silence
@@ -274,7 +279,7 @@ class Mastered:
         self.gain_db = gain_db
         self.gain = float(10 ** (gain_db / 20))
         self.ceiling = float(10 ** (ceiling_dbtp / 20))
-        self.window = max(1, int(self.rate * LIMITER_WINDOW_S))
+        self.window = limiter_window(self.rate)
         # Context either side so the limiter sees the same neighbourhood whatever the block.
         self.margin = 2 * self.window + 64
 
@@ -321,7 +326,7 @@ def master(mix: Mix, target_lufs: float = TARGET_LUFS, store: AnalysisStore | No
         parts = profiles(mix)
         planned = _total(parts, count)
         bed = _total([part for part, layer in zip(parts, mix.layers) if getattr(layer, "background", False)], count)
-    model = LimiterModel(mix, planned, 10 ** (CEILING_DBTP / 20), max(1, int(mix.rate * LIMITER_WINDOW_S)), bed=bed)
+    model = LimiterModel(mix, planned, 10 ** (CEILING_DBTP / 20), limiter_window(mix.rate), bed=bed)
     if saved is not None:
         model.restore(saved)
     result, loudness = _decide(mix, target_lufs, planned, model)

@@ -216,7 +216,7 @@ def test_the_limiter_model_stretch_by_stretch_is_the_model_over_the_whole_sessio
     count = the_mix.total // (the_mix.rate // 10)
     planned = M._total(parts, count)
     bed = M._total([part for part, layer in zip(parts, the_mix.layers) if getattr(layer, "background", False)], count)
-    model = M.LimiterModel(the_mix, planned, 10 ** (M.CEILING_DBTP / 20), 441, bed=bed)
+    model = M.LimiterModel(the_mix, planned, 10 ** (M.CEILING_DBTP / 20), M.limiter_window(the_mix.rate), bed=bed)
     safe = M.CEILING_DBTP - 20 * np.log10(planned.peaks.max())
     for gain_db in (safe - 1, safe + 2, safe + 6, safe + 12):  # from no limiting to a lot
         got = model.loudness(gain_db)
