@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import os
 import time
 import uuid
@@ -40,16 +41,18 @@ KEEP_BYTES = 64 * 1024 * 1024
 #: A temporary file older than this was left by a process that was killed while saving.
 STALE_TMP_S = 3600
 
-#: Modules whose code decides the samples of a mix or its analysis.
-_SOURCES = ("levels.py", "master.py", "render.py", "dsp.py", "tones.py", "bed/track.py", "bed/generators.py")
+#: Modules whose code decides the samples of a mix or its analysis, by module name below
+#: the package: they are imported to find their files, so a module that moves or goes
+#: away fails here loudly instead of silently dropping out of the fingerprint.
+_SOURCES = ("levels", "master", "render", "dsp", "tones", "bed.track", "bed.generators")
 
 
 def _code_fingerprint() -> bytes:
-    here = Path(__file__).parent
+    package = __name__.rpartition(".")[0]
     digest = hashlib.sha256()
     for name in _SOURCES:
-        with contextlib.suppress(OSError):
-            digest.update((here / name).read_bytes())
+        module = importlib.import_module(f"{package}.{name}")
+        digest.update(Path(module.__file__ or "").read_bytes())
     return digest.digest()
 
 

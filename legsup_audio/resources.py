@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import legsup_audio
 from legsup_audio.errors import UsageError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+#: The package's folder, from the package itself (not from this module's file, which
+#: may sit in a subpackage).
+PACKAGE_DIR = Path(legsup_audio.__file__).resolve().parent
 DEFAULT_SCRIPT = "legs-up-the-wall"
 YAML_SUFFIXES = (".yaml", ".yml")
 
