@@ -15,22 +15,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from legsup_audio.checkpoint import during, signals_held
-from legsup_audio.compile import check_length, compile_script
+from legsup_audio.compile.compiler import check_length, compile_script
 from legsup_audio.errors import OutputError
-from legsup_audio.limits import DEFAULT_MAX_LENGTH_MS
-from legsup_audio.master import TARGET_LUFS, Loudness, Mastered, master
+from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
+from legsup_audio.render.master import TARGET_LUFS, Loudness, Mastered, master
 from legsup_audio.model import CueScript
-from legsup_audio.output import explain
-from legsup_audio.parse import parse_script
-from legsup_audio.background import without_background as strip_background
-from legsup_audio.render import SAMPLE_RATE, Layer, Mix, VoiceTrack
-from legsup_audio.resources import Found, resolve_script
+from legsup_audio.output.files import explain
+from legsup_audio.script.parse import parse_script
+from legsup_audio.compile.background import without_background as strip_background
+from legsup_audio.render.mix import SAMPLE_RATE, Layer, Mix, VoiceTrack
+from legsup_audio.script.resources import Found, resolve_script
 from legsup_audio.speech.base import SpeechEngine
 from legsup_audio.speech.cache import ClipCache, ClipRef, default_cache_dir
 from legsup_audio.speech.speaker import Speaker, text_locations
-from legsup_audio.timeline import Timeline
-from legsup_audio.tones import ToneTrack
-from legsup_audio.voices import VoiceProfile, get_profile, make_engine, profile_languages
+from legsup_audio.compile.timeline import Timeline
+from legsup_audio.render.tones import ToneTrack
+from legsup_audio.script.voices import VoiceProfile, get_profile, make_engine, profile_languages
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def mix(session: Session, background: bool = True) -> Mix:
     if tones := ToneTrack(session.timeline):  # breathing-guide tones; a voice-only session has none
         layers.append(tones)
     if background and session.timeline.get("background") is not None:  # a script without `background:` has no bed
-        from legsup_audio.bed.track import bed_track  # lazily: a voice-only session never loads the bed
+        from legsup_audio.render.bed.track import bed_track  # lazily: a voice-only session never loads the bed
 
         if (bed := bed_track(session.timeline, SAMPLE_RATE, str(session.script.path))) is not None:
             layers.append(bed)
@@ -106,7 +106,7 @@ def without_background(session: Session) -> Session:
 
 def mastered(session: Session, target_lufs: float = TARGET_LUFS, background: bool = True) -> tuple[Mastered, Loudness]:
     """The session's mix, mastered; its analysis is kept beside the clip cache for the next run."""
-    from legsup_audio.analysis import AnalysisStore
+    from legsup_audio.render.analysis import AnalysisStore
     from legsup_audio.speech.cache import default_cache_dir
 
     return master(mix(session, background), target_lufs, store=AnalysisStore(default_cache_dir()))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import legsup_audio.resources as resources
+import legsup_audio.script.resources as resources
 
 # A shell that starts the suite in the background (`... &`) makes it ignore SIGINT, and
 # every process it starts inherits that.  The tests of Ctrl-C need it to mean what it

@@ -16,12 +16,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import legsup_audio.resources as resources
+import legsup_audio.script.resources as resources
 from legsup_audio.cli import app
-from legsup_audio.durations import parse_duration
+from legsup_audio.units import parse_duration
 from legsup_audio.errors import ScriptError
-from legsup_audio.parse import parse_script
-from legsup_audio.schema import MODELINE, SCHEMA_FILE, _DURATION_TEXT, build_schema, schema_json
+from legsup_audio.script.parse import parse_script
+from legsup_audio.script.schema import MODELINE, SCHEMA_FILE, _DURATION_TEXT, build_schema, schema_json
 
 REPO = Path(__file__).resolve().parents[1]
 BUILTIN_SCRIPTS = sorted((REPO / "scripts").glob("*.yaml"))
@@ -324,7 +324,7 @@ class SpyEngine:
 
 
 def test_spanish_session_exports_with_a_spanish_voice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from legsup_audio.export import export_session
+    from legsup_audio.output.export import export_session
     from legsup_audio.pipeline import build
     from legsup_audio.speech.cache import ClipCache
 

@@ -17,12 +17,12 @@ import pytest
 from typer.testing import CliRunner
 
 from audio_checks import decode, ebur128, probe
-from legsup_audio.bed.track import DUCK_ATTACK_MS, DUCK_RELEASE_MS, BedTrack
+from legsup_audio.render.bed.track import DUCK_ATTACK_MS, DUCK_RELEASE_MS, BedTrack
 from legsup_audio.cli import app
-from legsup_audio.compile import compile_script
-from legsup_audio.parse import parse_script
+from legsup_audio.compile.compiler import compile_script
+from legsup_audio.script.parse import parse_script
 from legsup_audio.speech.fake import fake_length_ms
-from legsup_audio.timeline import Timeline
+from legsup_audio.compile.timeline import Timeline
 
 RATE = 44100
 

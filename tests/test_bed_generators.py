@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from legsup_audio.bed import (
+from legsup_audio.render.bed import (
     Bells,
     Binaural,
     Drone,
@@ -25,7 +25,7 @@ from legsup_audio.bed import (
     Noise,
     note_to_hz,
 )
-from legsup_audio.bed import generators as gen
+from legsup_audio.render.bed import generators as gen
 
 RATE = 44100
 HOUR4 = 4 * 3600 * RATE + 12345  # an awkward sample index four hours in

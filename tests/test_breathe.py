@@ -33,14 +33,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from legsup_audio.breathe import Breathe
-from legsup_audio.cadence import PRESETS, Pattern, Ramp
-from legsup_audio.compile import compile_script
+from legsup_audio.compile.breathe import Breathe
+from legsup_audio.script.cadence import PRESETS, Pattern, Ramp
+from legsup_audio.compile.compiler import compile_script
 from legsup_audio.errors import ScriptError
 from legsup_audio.model import Pos
-from legsup_audio.parse import parse_script
+from legsup_audio.script.parse import parse_script
 from legsup_audio.speech.fake import fake_length_ms
-from legsup_audio.timeline import Timeline
+from legsup_audio.compile.timeline import Timeline
 
 PHASES = ("inhale", "hold", "exhale", "hold_out")
 

@@ -76,7 +76,7 @@ def legsup_export(script: str, out: Path, cache: Path, cwd: Path) -> subprocess.
 
 def warm_export(script: Path, cache: Path, out: Path) -> Path:
     """An export in this process (warm or cold, as ``cache`` is)."""
-    from legsup_audio.export import export_session
+    from legsup_audio.output.export import export_session
     from legsup_audio.pipeline import build
 
     export_session(build(script, cache=ClipCache(cache)), out, fmt="wav", sidecars=False)
@@ -160,10 +160,10 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_a_damaged_entry_is_made_again_never_mixed_in(fake_workdir: Path, tmp_path: Path, damage: str) -> None:
-    from legsup_audio.export import export_session
+    from legsup_audio.output.export import export_session
     from legsup_audio.pipeline import build
     from legsup_audio.speech.speaker import Speaker
-    from legsup_audio.voices import get_profile
+    from legsup_audio.script.voices import get_profile
 
     script = fake_workdir / "a.yaml"
     script.write_text(SCRIPT_A, encoding="utf-8")
@@ -198,11 +198,11 @@ def test_a_damaged_entry_is_made_again_never_mixed_in(fake_workdir: Path, tmp_pa
 def test_damaged_entries_with_the_real_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from test_speech_hang import children
 
-    from legsup_audio.export import export_session
+    from legsup_audio.output.export import export_session
     from legsup_audio.pipeline import build
     from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
     from legsup_audio.speech.speaker import Speaker
-    from legsup_audio.voices import get_profile
+    from legsup_audio.script.voices import get_profile
 
     monkeypatch.chdir(tmp_path)
     script = tmp_path / "a.yaml"

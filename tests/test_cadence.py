@@ -1,4 +1,4 @@
-"""Tests for legsup_audio.cadence: patterns, exact phase timing, ramps and guides."""
+"""Tests for legsup_audio.script.cadence: patterns, exact phase timing, ramps and guides."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from legsup_audio.cadence import (
+from legsup_audio.script.cadence import (
     COUNT_WORDS,
     PHASE_KINDS,
     PHASE_WORDS,

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from legsup_audio.compile import compile_script
+from legsup_audio.compile.compiler import compile_script
 from legsup_audio.errors import ScriptError
 from legsup_audio.model import CueScript, Pause, Pos, Say, Step, Wait
-from legsup_audio.parse import parse_script
-from legsup_audio.timeline import Timeline
+from legsup_audio.script.parse import parse_script
+from legsup_audio.compile.timeline import Timeline
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_MS = 600_000

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFont
 
-from legsup_audio import cover
-from legsup_audio.cover import CoverError, load_cover, make_cover
+from legsup_audio.output import cover
+from legsup_audio.output.cover import CoverError, load_cover, make_cover
 from legsup_audio.errors import LegsupError
 
 LONG_TITLE = (

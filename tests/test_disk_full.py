@@ -39,8 +39,8 @@ from test_interrupts import (
     warm_cache,  # noqa: F401 - a fixture: the clip cache both test files start from
 )
 
-from legsup_audio.encode import ffmpeg_failure
-from legsup_audio.output import explain, os_error_in
+from legsup_audio.output.encode import ffmpeg_failure
+from legsup_audio.output.files import explain, os_error_in
 from legsup_audio.speech.cache import read_clip
 
 SINGLE = ["export", "a.yaml", "-o", "out/a.mp3"]

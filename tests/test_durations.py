@@ -1,4 +1,4 @@
-"""Tests for legsup_audio.durations: every accepted form, clear errors, and format_ms."""
+"""Tests for legsup_audio.units: every accepted form, clear errors, and format_ms."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from legsup_audio.durations import HINT, format_ms, parse_duration
+from legsup_audio.units import HINT, format_ms, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import legsup_audio.export as export_mod
+import legsup_audio.output.export as export_mod
 from legsup_audio.errors import OutputError, ScriptError, UsageError
-from legsup_audio.export import export_scripts, export_session, track_meta
+from legsup_audio.output.export import export_scripts, export_session, track_meta
 from legsup_audio.pipeline import build, load
-from legsup_audio.sync import check_destination, copy_files
+from legsup_audio.output.sync import check_destination, copy_files
 
 SCRIPT = "title: Tiny Session\nlead_in: 0.2s\ntail: 0.3s\nsteps:\n  - title: One\n    cues:\n      - Hello there.\n"
 OLD = b"an older export"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from legsup_audio import forked
+from legsup_audio.render import forked
 
 
 def children() -> list[int]:
@@ -62,7 +62,7 @@ def test_a_child_that_hangs_is_killed_at_the_deadline() -> None:
 def test_the_limiter_model_gives_the_same_bins_forked_or_not(fake_workdir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from legsup_audio import master as M
+    from legsup_audio.render import master as M
     from legsup_audio.pipeline import build, mix
 
     (fake_workdir / "s.yaml").write_text(

@@ -34,8 +34,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from legsup_audio.errors import ScriptError
-from legsup_audio.limits import DEFAULT_MAX_LENGTH_MS
-from legsup_audio.parse import Ctx, load_yaml
+from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
+from legsup_audio.script.parse import Ctx, load_yaml
 from legsup_audio.pipeline import build
 from legsup_audio.speech.base import Clip, SpeechOptions, clip_ms
 from legsup_audio.speech.cache import ClipCache

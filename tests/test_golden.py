@@ -35,11 +35,11 @@ import pytest
 from typer.testing import CliRunner
 
 from legsup_audio.cli import app
-from legsup_audio.compile import compile_script
+from legsup_audio.compile.compiler import compile_script
 from legsup_audio.errors import ScriptError
-from legsup_audio.parse import parse_script
+from legsup_audio.script.parse import parse_script
 from legsup_audio.speech.fake import fake_length_ms
-from legsup_audio.timeline import Timeline
+from legsup_audio.compile.timeline import Timeline
 
 GOLDEN = Path(__file__).parent / "golden"
 SCRIPTS = sorted((GOLDEN / "scripts").glob("*.yaml"))

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from legsup_audio import master as M
-from legsup_audio.levels import measure_layer
+from legsup_audio.render import master as M
+from legsup_audio.render.levels import measure_layer
 from legsup_audio.pipeline import build, mix
-from legsup_audio.render import BLOCK_FRAMES
+from legsup_audio.render.mix import BLOCK_FRAMES
 
 BEDS = {
     "drone-pink-bells": """\

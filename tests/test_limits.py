@@ -1,6 +1,6 @@
 """Limits and hostile input: each fails as a clean script error, ``FILE:LINE:COL: message``.
 
-The limits live in ``legsup_audio.limits``; these tests pin each one's message and
+The limits live in ``legsup_audio.script.limits``; these tests pin each one's message and
 position, that the CLI exits 2 with no traceback and writes nothing, and that a
 script is data: no tag can run code, no anchor can multiply itself, no path in it
 can escape where output goes or make reading hang.
@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from legsup_audio import limits
+from legsup_audio.script import limits
 from legsup_audio.cli import app
-from legsup_audio.compile import compile_script
+from legsup_audio.compile.compiler import compile_script
 from legsup_audio.errors import ScriptError
-from legsup_audio.parse import parse_script
+from legsup_audio.script.parse import parse_script
 from legsup_audio.speech.fake import fake_length_ms
 
 
@@ -107,7 +107,7 @@ def test_speech_can_push_a_session_over_the_limit() -> None:
 
 
 def test_a_long_breathing_block_is_refused_before_it_is_laid_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    import legsup_audio.cadence as cadence
+    import legsup_audio.script.cadence as cadence
 
     def boom(*args: object) -> None:
         raise AssertionError("phases were laid out for a session that is too long")
@@ -186,7 +186,7 @@ SIZE_LINE = ("big.yaml:1:1: the file is larger than 2 MB, the limit for a cue sc
 
 
 def test_a_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import legsup_audio.parse as parse
+    import legsup_audio.script.parse as parse
 
     def no_parsing(*args: object) -> None:
         raise AssertionError("a file over the size limit was parsed")
@@ -404,7 +404,7 @@ def test_a_symlink_to_music_elsewhere_is_followed(tmp_path: Path) -> None:
 UNREADABLE_CHILD = """
 import os, sys
 from legsup_audio.errors import ScriptError
-from legsup_audio.parse import parse_script
+from legsup_audio.script.parse import parse_script
 "".encode("utf-8-sig")  # load the codec now, too
 if os.getuid() == 0:  # after the imports: the interpreter lives where `nobody` may not look
     os.setgid(65534)

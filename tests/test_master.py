@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from legsup_audio import master as M
+from legsup_audio.render import master as M
 from legsup_audio.pipeline import build, mix
-from legsup_audio.render import Mix
+from legsup_audio.render.mix import Mix
 
 SCRIPT = """\
 title: Master test
@@ -120,7 +120,7 @@ steps:
 
 
 def test_a_kept_analysis_gives_the_same_master_without_rendering(fake_workdir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from legsup_audio.analysis import AnalysisStore
+    from legsup_audio.render.analysis import AnalysisStore
 
     (fake_workdir / "bed.yaml").write_text(BED_SCRIPT, encoding="utf-8")
     session = build(fake_workdir / "bed.yaml")
@@ -150,7 +150,7 @@ def test_a_kept_analysis_gives_the_same_master_without_rendering(fake_workdir: P
 
 
 def test_another_clip_or_timeline_is_another_analysis(fake_workdir: Path) -> None:
-    from legsup_audio.analysis import fingerprint
+    from legsup_audio.render.analysis import fingerprint
 
     (fake_workdir / "bed.yaml").write_text(BED_SCRIPT, encoding="utf-8")
     (fake_workdir / "other.yaml").write_text(BED_SCRIPT.replace("at: 20s", "at: 21s"), encoding="utf-8")
@@ -163,7 +163,7 @@ def test_another_clip_or_timeline_is_another_analysis(fake_workdir: Path) -> Non
 def test_the_analysis_folder_keeps_the_recently_used_within_its_budget(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import os
 
-    from legsup_audio import analysis
+    from legsup_audio.render import analysis
 
     store = analysis.AnalysisStore(tmp_path)
     noise = np.random.default_rng(0).random(40_000)  # incompressible: about 320 kB per entry

@@ -17,11 +17,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from legsup_audio.compile import compile_script
+from legsup_audio.compile.compiler import compile_script
 from legsup_audio.errors import ScriptError
-from legsup_audio.parse import parse_script
+from legsup_audio.script.parse import parse_script
 from legsup_audio.speech.fake import fake_length_ms
-from legsup_audio.timeline import Timeline
+from legsup_audio.compile.timeline import Timeline
 
 REPO = Path(__file__).resolve().parents[1]
 BASES = [p.read_text(encoding="utf-8") for p in sorted((REPO / "tests/golden/scripts").glob("*.yaml"))] + [

@@ -1,4 +1,4 @@
-"""Tests for legsup_audio.parse: the typed CueScript it builds, and how it reports problems.
+"""Tests for legsup_audio.script.parse: the typed CueScript it builds, and how it reports problems.
 
 The golden fixtures (``golden/broken``) cover the main error messages end to end; these
 tests pin the model the parser produces and the rarer corners of the loader.
@@ -12,7 +12,7 @@ import pytest
 
 from legsup_audio.errors import ScriptError
 from legsup_audio.model import DEFAULT_GAP_MS, DEFAULT_LEAD_IN_MS, DEFAULT_TAIL_MS, Pause, Pos, Say, Wait
-from legsup_audio.parse import parse_script, slug, suggest
+from legsup_audio.script.parse import parse_script, slug, suggest
 
 
 def parse(text: str, **kwargs: object):  # type: ignore[no-untyped-def]

@@ -46,7 +46,7 @@ from legsup_audio.playback.session import (
     format_clock,
     progress_lines,
 )
-from legsup_audio.timeline import Event, StepSpan, Timeline
+from legsup_audio.compile.timeline import Event, StepSpan, Timeline
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

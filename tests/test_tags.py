@@ -1,6 +1,6 @@
 """Tags, cover art, chapters and lyrics on real MP3/M4A/Ogg files made with ffmpeg.
 
-Every file is encoded here from a sine tone, tagged with :mod:`legsup_audio.tags`,
+Every file is encoded here from a sine tone, tagged with :mod:`legsup_audio.output.tags`,
 and read back twice: by ffprobe (what ffmpeg-based players see) and by mutagen.
 """
 
@@ -22,8 +22,8 @@ from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 from PIL import Image
 
-from legsup_audio.cover import make_cover
-from legsup_audio.tags import (
+from legsup_audio.output.cover import make_cover
+from legsup_audio.output.tags import (
     TrackMeta,
     lyrics_text,
     vorbis_time,
@@ -31,7 +31,7 @@ from legsup_audio.tags import (
     write_ogg_tags,
     write_tags,
 )
-from legsup_audio.timeline import Event, StepSpan, Timeline
+from legsup_audio.compile.timeline import Event, StepSpan, Timeline
 
 DURATION_MS = 20_000
 TOLERANCE_S = 0.050

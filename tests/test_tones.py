@@ -16,11 +16,11 @@ import pytest
 from scipy.signal import hilbert
 
 from legsup_audio.pipeline import build, mix
-from legsup_audio.render import SAMPLE_RATE, Mix, VoiceTrack
+from legsup_audio.render.mix import SAMPLE_RATE, Mix, VoiceTrack
 from legsup_audio.speech.cache import ClipCache
 from legsup_audio.speech.fake import FakeEngine
-from legsup_audio.timeline import Event, Timeline
-from legsup_audio.tones import (
+from legsup_audio.compile.timeline import Event, Timeline
+from legsup_audio.render.tones import (
     TONE_AMPLITUDE,
     TONE_HIGH_HZ,
     TONE_LOW_HZ,

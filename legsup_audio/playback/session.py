@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from legsup_audio.playback.player import PcmSource, Player
-from legsup_audio.timeline import Event, StepSpan, Timeline
+from legsup_audio.compile.timeline import Event, StepSpan, Timeline
 
 #: ``p`` within this long after a step's start goes to the previous step instead.
 PREV_GRACE_MS = 2000

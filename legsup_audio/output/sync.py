@@ -20,7 +20,7 @@ from pathlib import Path
 
 from legsup_audio.checkpoint import checkpoint, current, signals_held
 from legsup_audio.errors import OutputError, UsageError
-from legsup_audio.output import explain
+from legsup_audio.output.files import explain
 
 _CHUNK = 1 << 20
 

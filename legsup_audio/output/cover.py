@@ -4,7 +4,7 @@ This module owns the pictures that go into the tags: :func:`make_cover` draws a
 deterministic cover with Pillow (a dusk gradient, a moon, a quiet wall-and-legs
 figure on the floor, and the title set in DejaVu Sans when it is installed), and
 :func:`load_cover` reads a user-supplied PNG or JPEG.  It returns bytes and a MIME
-type only; writing them into a file is the job of :mod:`legsup_audio.tags`.
+type only; writing them into a file is the job of :mod:`legsup_audio.output.tags`.
 """
 
 from __future__ import annotations

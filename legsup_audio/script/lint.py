@@ -13,7 +13,7 @@ warnings never make a script invalid or change its exit status.
 
 from __future__ import annotations
 
-from legsup_audio.durations import format_ms
+from legsup_audio.units import format_ms
 from legsup_audio.errors import Problem
 from legsup_audio.model import CueScript, Pause, Say
 

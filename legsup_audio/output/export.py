@@ -23,12 +23,12 @@ from typing import Protocol
 import mutagen
 
 from legsup_audio.checkpoint import Job, checkpoint, current, enter, signals_held
-from legsup_audio.cover import load_cover, make_cover
-from legsup_audio.encode import FORMATS, encode, find_ffmpeg
+from legsup_audio.output.cover import load_cover, make_cover
+from legsup_audio.output.encode import FORMATS, encode, find_ffmpeg
 from legsup_audio.errors import LegsupError, OutputError, UsageError
-from legsup_audio.limits import DEFAULT_MAX_LENGTH_MS
-from legsup_audio.master import TARGET_LUFS, Loudness, Mastered
-from legsup_audio.output import (
+from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
+from legsup_audio.render.master import TARGET_LUFS, Loudness, Mastered
+from legsup_audio.output.files import (
     atomic_path,
     ensure_folder,
     explain,
@@ -36,10 +36,10 @@ from legsup_audio.output import (
     write_text_atomic,
 )
 from legsup_audio.pipeline import Session, build, mastered, without_background
-from legsup_audio.playlist import m3u8_text, track_filename
-from legsup_audio.sidecars import lrc_text, vtt_text
-from legsup_audio.sync import CopyReport, check_destination, copy_files
-from legsup_audio.tags import TrackMeta, write_tags
+from legsup_audio.output.playlist import m3u8_text, track_filename
+from legsup_audio.output.sidecars import lrc_text, vtt_text
+from legsup_audio.output.sync import CopyReport, check_destination, copy_files
+from legsup_audio.output.tags import TrackMeta, write_tags
 
 DEFAULT_FOLDER = Path("output")
 #: The product name: the artist when a script has no author, the default album.
@@ -56,7 +56,7 @@ Callback = Callable[[int, int], None]
 
 
 class Progress(Protocol):
-    """What the export job reports to a display (see ``legsup_audio.progress``)."""
+    """What the export job reports to a display (see ``legsup_audio.cli.progress``)."""
 
     def track(self, index: int, total: int, name: str) -> None: ...
 

@@ -19,8 +19,8 @@ from typing import Protocol
 
 import numpy as np
 
-from legsup_audio import forked
-from legsup_audio.analysis import AnalysisStore, fingerprint
+from legsup_audio.render import forked
+from legsup_audio.render.analysis import AnalysisStore, fingerprint
 from legsup_audio.dsp import (
     HOT,
     KWeighting,
@@ -32,8 +32,8 @@ from legsup_audio.dsp import (
     running_min,
     runs,
 )
-from legsup_audio.levels import Profile, measure_layer
-from legsup_audio.render import BLOCK_FRAMES, Mix
+from legsup_audio.render.levels import Profile, measure_layer
+from legsup_audio.render.mix import BLOCK_FRAMES, Mix
 
 TARGET_LUFS = -16.0
 #: The limiter's ceiling.  The product promises -1 dBTP in the exported file, but

@@ -30,8 +30,8 @@ import numpy as np
 
 from legsup_audio.checkpoint import checkpoint, enter, pausing_at, signals_held
 from legsup_audio.errors import OutputError, SetupError
-from legsup_audio.output import explain
-from legsup_audio.render import BLOCK_FRAMES
+from legsup_audio.output.files import explain
+from legsup_audio.render.mix import BLOCK_FRAMES
 
 
 class PcmSource(Protocol):

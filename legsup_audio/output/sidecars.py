@@ -1,7 +1,7 @@
 """Sidecar captions beside an exported file: ``NAME.lrc`` and ``NAME.vtt``.
 
 This module owns the text of the two caption files made from a
-:class:`~legsup_audio.timeline.Timeline`'s spoken cues: LRC synced lyrics (what
+:class:`~legsup_audio.compile.timeline.Timeline`'s spoken cues: LRC synced lyrics (what
 phone music players show, centisecond precision) and WebVTT captions (millisecond
 precision, with a NOTE per step).  It writes them atomically (a temporary file in
 the same folder, then ``os.replace``) and never touches the audio itself.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from legsup_audio.checkpoint import signals_held
 from legsup_audio.errors import OutputError
-from legsup_audio.output import FULL, explain
-from legsup_audio.timeline import Event, Timeline
+from legsup_audio.output.files import FULL, explain
+from legsup_audio.compile.timeline import Event, Timeline
 
 
 def _one_line(text: str | None) -> str:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from legsup_audio.errors import LegsupError, ScriptError
-from legsup_audio.parse import Ctx, check_keys, load_yaml, read_mapping, read_source, read_text
-from legsup_audio.resources import available
+from legsup_audio.script.parse import Ctx, check_keys, load_yaml, read_mapping, read_source, read_text
+from legsup_audio.script.resources import available
 from legsup_audio.speech.base import SpeechEngine, SpeechOptions
 
 ENGINES = ("espeak", "fake")
@@ -103,7 +103,7 @@ def get_profile(name: str) -> VoiceProfile:
     for found in available("voices"):
         if found.name == name:
             return load_profile(found.path, name)
-    from legsup_audio.parse import suggest
+    from legsup_audio.script.parse import suggest
 
     names = profile_names()
     raise LegsupError(f"no voice profile named '{name}'{suggest(name, names)}; known: {', '.join(names)}")

@@ -68,7 +68,7 @@ def _object(properties: dict[str, Any], description: str, **extra: Any) -> dict[
 
 
 def _breathe() -> dict[str, Any]:
-    from legsup_audio.cadence import GUIDES, PRESETS
+    from legsup_audio.script.cadence import GUIDES, PRESETS
 
     pattern = {
         "description": "Seconds 'in-out', 'in-hold-out' or 'in-hold-out-hold' (e.g. 4-6, 4-7-8), a name "

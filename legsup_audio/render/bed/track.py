@@ -1,7 +1,7 @@
 """The bed as one layer of the mix: the timeline's background plan, faded, crossfaded and ducked.
 
 This module owns turning ``Timeline.extras["background"]`` (written by
-``legsup_audio.background``) and the timeline's ``bell`` and ``speech`` events into
+``legsup_audio.compile.background``) and the timeline's ``bell`` and ``speech`` events into
 samples: each distinct source (a drone at a pitch, a noise colour, a music file...)
 is one generator built once at 0 dB and given a gain envelope over the session:
 its level in each step, a straight amplitude ramp where only its level changes, an
@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from legsup_audio.bed.generators import BELL_FREQ_HZ, Bells, Binaural, Drone, Isochronic, Noise, bell_strike
+from legsup_audio.render.bed.generators import BELL_FREQ_HZ, Bells, Binaural, Drone, Isochronic, Noise, bell_strike
 from legsup_audio.errors import Problem, ScriptError
-from legsup_audio.levels import Periodic, Profile, Stationary, Strike, gain_grid, per_step
-from legsup_audio.timeline import Timeline
+from legsup_audio.render.levels import Periodic, Profile, Stationary, Strike, gain_grid, per_step
+from legsup_audio.compile.timeline import Timeline
 
 #: Steps of gain sampled at once while profiling the bed (a few seconds of frames' worth).
 PROFILE_CHUNK = 2000
@@ -121,7 +121,7 @@ class BedTrack:
         if kind == "noise":
             return Noise(rate, spec["color"], 0.0, seed=index)
         if kind == "music":
-            from legsup_audio.bed.music import Music
+            from legsup_audio.render.bed.music import Music
 
             try:
                 return Music(rate, spec["file"], 0.0, loop=bool(spec.get("loop", True)))

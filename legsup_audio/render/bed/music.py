@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from legsup_audio.bed.generators import (
+from legsup_audio.render.bed.generators import (
     check_block,
     check_level,
     db_to_amplitude,

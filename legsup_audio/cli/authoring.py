@@ -20,7 +20,7 @@ from legsup_audio.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
-    from legsup_audio.cli import list_voices, out, reports_errors
+    from legsup_audio.cli.commands import list_voices, out, reports_errors
 
     @app.command()
     @reports_errors
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Overwrite scripts/NAME.yaml if it exists.")] = False,
     ) -> None:
         """Write scripts/NAME.yaml: a commented copy of a script to make your own."""
-        from legsup_audio.scaffold import new_script
+        from legsup_audio.script.scaffold import new_script
 
         written = new_script(name, source, force=force)
         verb = "replaced" if written.replaced else "wrote"
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         output: Annotated[Path | None, typer.Option("-o", "--output", help="Write it to this file instead.")] = None,
     ) -> None:
         """Print the JSON Schema of cue scripts (for editors: see the README)."""
-        from legsup_audio.schema import schema_json
+        from legsup_audio.script.schema import schema_json
 
         if output is None:
             typer.echo(schema_json(), nl=False)
@@ -88,10 +88,10 @@ def register(app: typer.Typer) -> None:
         """Speak a sample with a voice profile, through the sound card or into a file."""
         session = sample_session(profile, text)
         if output is not None:
-            from legsup_audio.export import export_session
+            from legsup_audio.output.export import export_session
 
             fmt = output.suffix.lstrip(".").lower()
-            from legsup_audio.encode import FORMATS
+            from legsup_audio.output.encode import FORMATS
 
             if fmt not in FORMATS:
                 raise UsageError(f"cannot tell the format of '{output}': end it with "
@@ -99,8 +99,8 @@ def register(app: typer.Typer) -> None:
             result = export_session(session, output, fmt=fmt, sidecars=False)
             out.print(f"wrote {result.path} ({session.profile.name}: {session.profile.voice})")
             return
-        from legsup_audio.encode import FORMATS
-        from legsup_audio.master import TARGET_LUFS
+        from legsup_audio.output.encode import FORMATS
+        from legsup_audio.render.master import TARGET_LUFS
         from legsup_audio.pipeline import mastered
         from legsup_audio.playback import SimpleaudioPlayer, play_session
 
@@ -114,10 +114,10 @@ def register(app: typer.Typer) -> None:
 
 def sample_session(profile_name: str, text: str | None = None):  # noqa: ANN201 - a pipeline Session
     """A one-cue session that says ``text`` (or the profile language's sample) with a profile."""
-    from legsup_audio.languages import sample_text
-    from legsup_audio.parse import suggest
+    from legsup_audio.script.languages import sample_text
+    from legsup_audio.script.parse import suggest
     from legsup_audio.pipeline import build
-    from legsup_audio.voices import get_profile, profile_names
+    from legsup_audio.script.voices import get_profile, profile_names
 
     names = profile_names()
     if profile_name not in names:

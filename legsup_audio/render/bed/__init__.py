@@ -11,7 +11,7 @@ mix; that is the renderer's job.  ``note_to_hz`` turns ``A2`` into 110.0.
 
 from __future__ import annotations
 
-from legsup_audio.bed.generators import (
+from legsup_audio.render.bed.generators import (
     Bells,
     Binaural,
     Drone,
@@ -20,8 +20,8 @@ from legsup_audio.bed.generators import (
     Noise,
     db_to_amplitude,
 )
-from legsup_audio.bed.music import Music
-from legsup_audio.bed.notes import note_to_hz
+from legsup_audio.render.bed.music import Music
+from legsup_audio.render.bed.notes import note_to_hz
 
 __all__ = [
     "Bells",

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from legsup_audio.levels import TONE_TRUE_PEAK, Profile, k_power_gain, step_frames
-from legsup_audio.render import SAMPLE_RATE, ms_to_frame, overlapping
-from legsup_audio.timeline import Timeline
+from legsup_audio.render.levels import TONE_TRUE_PEAK, Profile, k_power_gain, step_frames
+from legsup_audio.render.mix import SAMPLE_RATE, ms_to_frame, overlapping
+from legsup_audio.compile.timeline import Timeline
 
 #: The guide's pitch: it rises from low to high over an inhale and falls back over
 #: an exhale (a fifth, A3 to E4: low, unhurried, well under the voice's formants).

@@ -18,9 +18,9 @@ from typing import Protocol
 
 import numpy as np
 
-from legsup_audio.levels import Profile
+from legsup_audio.render.levels import Profile
 from legsup_audio.speech.cache import ClipRef
-from legsup_audio.timeline import Timeline
+from legsup_audio.compile.timeline import Timeline
 
 SAMPLE_RATE = 44100
 BLOCK_FRAMES = SAMPLE_RATE  # one second: large enough for numpy, small enough to stream

@@ -27,9 +27,9 @@ from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from legsup_audio.durations import HINT, parse_duration
+from legsup_audio.units import HINT, parse_duration
 from legsup_audio.errors import Problem, ScriptError
-from legsup_audio.limits import MAX_CUES, MAX_DEPTH, MAX_FILE_BYTES, MAX_TEXT_CHARS
+from legsup_audio.script.limits import MAX_CUES, MAX_DEPTH, MAX_FILE_BYTES, MAX_TEXT_CHARS
 from legsup_audio.model import (
     DEFAULT_GAP_MS,
     DEFAULT_LEAD_IN_MS,
@@ -408,7 +408,7 @@ def _script(
                       f"known profiles: {', '.join(sorted(known_voices))}")
     language = None
     if (node := value("language")) is not None:
-        from legsup_audio.languages import check_language
+        from legsup_audio.script.languages import check_language
 
         language, voice = check_language(node, ctx, voice, voice_pos, known_voices)
     timing = {}
@@ -563,5 +563,5 @@ def _cue(node: Node, ctx: Ctx) -> Cue | None:
 
 # Blocks owned by later stages register themselves in STEP_BLOCKS (and the compiler's
 # registry) when imported; importing them last keeps the import graph acyclic.
-import legsup_audio.breathe  # noqa: E402,F401  (the `breathe:` step block)
-import legsup_audio.background  # noqa: E402,F401  (the `background:` block, script level and per step)
+import legsup_audio.compile.breathe  # noqa: E402,F401  (the `breathe:` step block)
+import legsup_audio.compile.background  # noqa: E402,F401  (the `background:` block, script level and per step)

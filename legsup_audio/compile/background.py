@@ -25,12 +25,12 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
-from legsup_audio import compile as compile_stage
-from legsup_audio import parse
+from legsup_audio.compile import compiler as compile_stage
+from legsup_audio.script import parse
 from legsup_audio.errors import Problem
 from legsup_audio.model import CueScript
-from legsup_audio.parse import Ctx, check_keys, file_problem, read_duration, read_mapping, suggest
-from legsup_audio.timeline import Event, Timeline, event_sort_key, ms_to_s
+from legsup_audio.script.parse import Ctx, check_keys, file_problem, read_duration, read_mapping, suggest
+from legsup_audio.compile.timeline import Event, Timeline, event_sort_key, ms_to_s
 
 KEY = "background"
 LAYERS = ("drone", "binaural", "isochronic", "noise", "music", "bells")
@@ -90,7 +90,7 @@ class Background:
 
 def _bed() -> Any:
     """The generators, imported only for scripts that have a background (a voice-only session never loads them)."""
-    import legsup_audio.bed as bed
+    import legsup_audio.render.bed as bed
 
     return bed
 

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from legsup_audio import __version__
 from legsup_audio.checkpoint import stop_line
-from legsup_audio.durations import format_ms
+from legsup_audio.units import format_ms
 from legsup_audio.errors import LegsupError, Problem, ScriptError, UsageError
 
 app = typer.Typer(
@@ -99,8 +99,8 @@ MaxLength = Annotated[
 
 def _max_length_ms(value: str | None) -> int:
     """``--max-length`` in ms; a bad value is a usage error (exit 2), not a traceback."""
-    from legsup_audio.durations import HINT, parse_duration
-    from legsup_audio.limits import DEFAULT_MAX_LENGTH_MS
+    from legsup_audio.units import HINT, parse_duration
+    from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
 
     if value is None:
         return DEFAULT_MAX_LENGTH_MS
@@ -154,8 +154,8 @@ def export(
 
     Several scripts make numbered tracks (01 - Title.mp3, ...) and a playlist.m3u8 in the -o folder.
     """
-    from legsup_audio.export import ExportResult, export_scripts
-    from legsup_audio.progress import ProgressDisplay
+    from legsup_audio.output.export import ExportResult, export_scripts
+    from legsup_audio.cli.progress import ProgressDisplay
 
     def wrote(result: ExportResult) -> None:
         out.print(
@@ -193,8 +193,8 @@ def play(
     max_length: MaxLength = None,
 ) -> None:
     """Play a session through the sound card, with a progress display and keys."""
-    from legsup_audio.encode import FORMATS
-    from legsup_audio.master import TARGET_LUFS
+    from legsup_audio.output.encode import FORMATS
+    from legsup_audio.render.master import TARGET_LUFS
     from legsup_audio.pipeline import build, mastered
     from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
 
@@ -209,7 +209,7 @@ def play(
 
 def _step_start(tl: Any, wanted: str) -> int:
     """The start of the step named by id or 1-based number."""
-    from legsup_audio.parse import suggest
+    from legsup_audio.script.parse import suggest
 
     ids = [s.id for s in tl.steps]
     if wanted.isdigit() and 1 <= int(wanted) <= len(ids):
@@ -264,7 +264,7 @@ def validate(
             continue
         out.print(f"{session.script.path}: ok ({len(session.timeline.steps)} steps, "
                   f"{format_ms(session.timeline.duration)})")
-        from legsup_audio.lint import warnings_for  # legal but probably wrong: reported, never fatal
+        from legsup_audio.script.lint import warnings_for  # legal but probably wrong: reported, never fatal
 
         for warning in warnings_for(session.script, session.timeline, session.profile.language):
             typer.echo(str(warning), err=True)
@@ -277,7 +277,7 @@ def validate(
 def list_scripts() -> None:
     """List the built-in scripts and those in ./scripts."""
     from legsup_audio.pipeline import load
-    from legsup_audio.resources import available
+    from legsup_audio.script.resources import available
 
     table = Table(show_header=True, header_style="bold")
     for column in ("name", "title", "steps", "origin", "path"):
@@ -297,8 +297,8 @@ def list_voices(
     installed: Annotated[bool, typer.Option("--installed/--profiles-only", help="Also list the engine's voices.")] = True,
 ) -> None:
     """List voice profiles and the speech engine's installed voices."""
-    from legsup_audio.resources import available
-    from legsup_audio.voices import load_profile
+    from legsup_audio.script.resources import available
+    from legsup_audio.script.voices import load_profile
 
     table = Table(title="Voice profiles")
     for column in ("language", "profile", "engine", "voice", "rate", "pitch", "description"):
@@ -327,7 +327,7 @@ def list_voices(
         out.print(table)
 
 
-from legsup_audio.authoring_cli import register as _register_authoring  # noqa: E402
+from legsup_audio.cli.authoring import register as _register_authoring  # noqa: E402
 
 _register_authoring(app)  # new, schema, voices (+ voices try)
 

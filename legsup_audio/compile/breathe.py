@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from legsup_audio import cadence
-from legsup_audio.cadence import CadenceError, GuideCue, Pattern, Phase, Ramp
-from legsup_audio.compile import STEP_BLOCK_COMPILERS, SpokenLength
-from legsup_audio.durations import format_ms
+from legsup_audio.script import cadence
+from legsup_audio.script.cadence import CadenceError, GuideCue, Pattern, Phase, Ramp
+from legsup_audio.compile.compiler import STEP_BLOCK_COMPILERS, SpokenLength
+from legsup_audio.units import format_ms
 from legsup_audio.errors import Problem
-from legsup_audio.limits import MAX_BREATHE_CYCLES
+from legsup_audio.script.limits import MAX_BREATHE_CYCLES
 from legsup_audio.model import CueScript, Pos, Step
-from legsup_audio.parse import (
+from legsup_audio.script.parse import (
     STEP_BLOCKS,
     Ctx,
     check_keys,
@@ -33,8 +33,8 @@ from legsup_audio.parse import (
     read_mapping,
     suggest,
 )
-from legsup_audio.timeline import Event
-from legsup_audio.tones import TONE_HIGH_HZ, TONE_LOW_HZ
+from legsup_audio.compile.timeline import Event
+from legsup_audio.render.tones import TONE_HIGH_HZ, TONE_LOW_HZ
 
 BREATHE_KEYS = ("pattern", "cycles", "for", "guide", "voice_cycles", "ramp")
 RAMP_KEYS = ("to", "over")

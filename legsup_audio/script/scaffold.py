@@ -20,8 +20,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from legsup_audio.errors import OutputError, UsageError
-from legsup_audio.resources import Found, resolve_script, user_dir
-from legsup_audio.schema import MODELINE, SCHEMA_FILE, schema_json
+from legsup_audio.script.resources import Found, resolve_script, user_dir
+from legsup_audio.script.schema import MODELINE, SCHEMA_FILE, schema_json
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 

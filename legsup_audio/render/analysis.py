@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from legsup_audio.render import Mix
+from legsup_audio.render.mix import Mix
 
 #: The analyses kept, newest used first (an hour's session with a bed takes about 2 MB).
 KEEP_BYTES = 64 * 1024 * 1024
@@ -44,11 +44,12 @@ STALE_TMP_S = 3600
 #: Modules whose code decides the samples of a mix or its analysis, by module name below
 #: the package: they are imported to find their files, so a module that moves or goes
 #: away fails here loudly instead of silently dropping out of the fingerprint.
-_SOURCES = ("levels", "master", "render", "dsp", "tones", "bed.track", "bed.generators")
+_SOURCES = ("render.levels", "render.master", "render.mix", "dsp", "render.tones", "render.bed.track",
+            "render.bed.generators")
 
 
 def _code_fingerprint() -> bytes:
-    package = __name__.rpartition(".")[0]
+    package = __name__.partition(".")[0]
     digest = hashlib.sha256()
     for name in _SOURCES:
         module = importlib.import_module(f"{package}.{name}")

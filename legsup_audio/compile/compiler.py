@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from legsup_audio.durations import format_ms
+from legsup_audio.units import format_ms
 from legsup_audio.errors import Problem, ScriptError
-from legsup_audio.limits import DEFAULT_MAX_LENGTH_MS
+from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
 from legsup_audio.model import CueScript, Pause, Say, Step, Wait
-from legsup_audio.timeline import Event, StepSpan, Timeline, event_sort_key
+from legsup_audio.compile.timeline import Event, StepSpan, Timeline, event_sort_key
 
 SpokenLength = Callable[[str], int]
 

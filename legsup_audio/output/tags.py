@@ -6,7 +6,7 @@ the full cue text as USLT lyrics), iTunes atoms on M4A, and Vorbis comments on
 Ogg Vorbis/Opus (including ``METADATA_BLOCK_PICTURE`` and ``CHAPTERnnn`` chapter
 comments).  It only edits the tags of a file that already exists; it never
 encodes, renders or renames audio (the exporter tags its temporary file before the
-atomic rename).  Times come from the :class:`~legsup_audio.timeline.Timeline` in
+atomic rename).  Times come from the :class:`~legsup_audio.compile.timeline.Timeline` in
 integer milliseconds.
 """
 
@@ -43,7 +43,7 @@ from mutagen.mp4 import MP4, MP4Cover
 from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 
-from legsup_audio.timeline import Timeline
+from legsup_audio.compile.timeline import Timeline
 
 #: ISO 639-2 language written into the USLT frame (players rarely look at it).
 LYRICS_LANG = "eng"
