@@ -1,10 +1,13 @@
-"""Writing files so that nothing half-made ever sits at the target path.
+"""Writing files so that nothing half-made ever sits at the target path: the one atomic writer.
 
 Owns the temporary-file-and-rename rule: work is written beside the target
 (same folder, so the rename is atomic), renamed into place only when complete,
 and removed on any failure or interrupt, leaving an existing file untouched.
 The temporary file is created before any work starts, so an unwritable folder
-fails at once, not after a long render.
+fails at once, not after a long render.  Every file the program writes goes
+through :func:`temporary_beside` (exports, sidecars, playlists, copies to a phone,
+the clip cache, kept analyses, new scripts), so this module is a shared leaf: it
+imports only ``errors`` and ``checkpoint``, and any stage may use it.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from legsup_audio.checkpoint import signals_held
 from legsup_audio.errors import OutputError
@@ -62,32 +66,62 @@ def ensure_folder(folder: Path) -> None:
 
 
 @contextlib.contextmanager
+def temporary_beside(target: Path, *, prefix: str | None = None, suffix: str | None = None) -> Iterator[Path]:
+    """A new, empty temporary file in ``target``'s folder, removed when the block ends
+    unless the caller renamed (or linked) it into place.
+
+    Its name is unique (``.STEM.XXXX.partSUFFIX`` unless ``prefix``/``suffix`` say
+    otherwise), and it is created while stop signals are held, so that none can fall
+    between creating the file and knowing its name.  ``OSError`` propagates: each caller
+    decides what a failure means (a clean error, or only a lost cache entry).
+    """
+    folder = target.parent if str(target.parent) else Path(".")
+    with signals_held():
+        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}." if prefix is None else prefix,
+                                    suffix=f".part{target.suffix}" if suffix is None else suffix)
+        os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def replace_with(target: Path, write: Callable[[BinaryIO], object], *, prefix: str | None = None,
+                 suffix: str | None = None, sync: bool = False) -> None:
+    """Write ``target`` in one step: ``write`` fills a temporary file beside it (flushed to
+    the disk first when ``sync``), which then replaces ``target``.  ``OSError`` propagates."""
+    with temporary_beside(target, prefix=prefix, suffix=suffix) as tmp:
+        with open(tmp, "wb") as f:
+            write(f)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, target)
+
+
+@contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """A temporary path beside ``target``; renamed onto it when the block succeeds."""
+    """A temporary path beside ``target``; renamed onto it when the block succeeds.
+
+    Every failure is an ``OutputError`` that says what to do (a folder given as the
+    file, an unwritable or full folder)."""
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise OutputError(f"{target} is a folder; give a file name with -o")
     ensure_folder(folder)
-    tmp: Path | None = None
-    try:
-        # Held so that a stop signal cannot fall between creating the file and knowing its name.
-        with signals_held():
-            try:
-                fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}.", suffix=f".part{target.suffix}")
-            except OSError as exc:
-                raise OutputError(explain(exc, folder)) from None
-            os.close(fd)
-            tmp = Path(name)
+    with contextlib.ExitStack() as stack:
+        try:
+            tmp = stack.enter_context(temporary_beside(target))
+        except OSError as exc:
+            raise OutputError(explain(exc, folder)) from None
         yield tmp
         try:
             os.chmod(tmp, 0o644 & ~_umask())
             os.replace(tmp, target)
         except OSError as exc:
             raise OutputError(explain(exc, folder)) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
 
 
 def write_text_atomic(target: Path, text: str) -> None:

@@ -13,14 +13,13 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from legsup_audio.checkpoint import checkpoint, current, signals_held
+from legsup_audio.checkpoint import checkpoint, current
 from legsup_audio.errors import OutputError, UsageError
-from legsup_audio.output.files import explain
+from legsup_audio.output.files import explain, temporary_beside
 
 _CHUNK = 1 << 20
 
@@ -70,12 +69,8 @@ def same_content(a: Path, b: Path) -> bool:
 
 
 def _copy_one(source: Path, target: Path) -> None:
-    tmp: Path | None = None
-    try:
-        with signals_held():  # a stop signal cannot fall between creating the file and knowing its name
-            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".part{target.suffix}")
-            tmp = Path(name)
-        with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
+    with temporary_beside(target) as tmp:
+        with source.open("rb") as src, open(tmp, "wb") as dst:
             checkpoint("copying")
             while chunk := src.read(_CHUNK):
                 dst.write(chunk)
@@ -84,10 +79,6 @@ def _copy_one(source: Path, target: Path) -> None:
         with contextlib.suppress(OSError):  # FAT/exFAT mounts may refuse modes and times
             shutil.copystat(source, tmp)
         os.replace(tmp, target)
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
 
 
 def copy_files(files: Sequence[Path], folder: Path) -> CopyReport:

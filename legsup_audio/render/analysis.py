@@ -27,12 +27,12 @@ import hashlib
 import importlib
 import os
 import time
-import uuid
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from legsup_audio.output.files import replace_with
 from legsup_audio.render.mix import Mix
 
 #: The analyses kept, newest used first (an hour's session with a bed takes about 2 MB).
@@ -92,17 +92,13 @@ class AnalysisStore:
         return found
 
     def save(self, key: str, arrays: dict[str, np.ndarray]) -> None:
-        tmp = self.root / f".tmp-{uuid.uuid4().hex}.npz"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, **arrays)  # mostly zeros where nothing was measured
-            os.replace(tmp, self.root / f"{key}.npz")
+            # mostly zeros where nothing was measured: compressed
+            replace_with(self.root / f"{key}.npz", lambda f: np.savez_compressed(f, **arrays), prefix=".tmp-",
+                         suffix=".npz")
         except OSError:
             pass  # a full or read-only cache only costs the next run this analysis
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
         self.prune(keep=self.root / f"{key}.npz")
 
     def prune(self, keep: Path | None = None) -> None:

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from legsup_audio.output.files import replace_with, temporary_beside
 from legsup_audio.speech.base import Clip, SpeechOptions, clip_ms
 
 #: Bump when the way clips are post-processed (trimming, levelling) or stored changes.
@@ -106,7 +106,7 @@ class ClipRef:
         if (info := _probe(self.path)) is None or info[2] != self.crc:
             return stats  # the entry was made again meanwhile: its own ref keeps its own stats
         with contextlib.suppress(OSError):  # a read-only cache only costs the measurement
-            _write_atomic(self.stats_path, lambda f: np.save(f, data, allow_pickle=False), ".npy")
+            replace_with(self.stats_path, lambda f: np.save(f, data, allow_pickle=False), prefix=".tmp-", suffix=".npy")
         return stats
 
 
@@ -196,9 +196,8 @@ class ClipCache:
         crc = zlib.crc32(samples)
         mine = ClipRef(path, clip.frames, clip.rate, crc)
         data = _header(clip.frames, clip.rate) + samples + _TRAILER.pack(b"crc ", 4, crc)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".wav")
-        try:
-            with os.fdopen(fd, "wb") as f:
+        with temporary_beside(path, prefix=".tmp-", suffix=".wav") as tmp:
+            with open(tmp, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
@@ -209,12 +208,9 @@ class ClipCache:
                 return ClipRef(path, *theirs)
             os.replace(tmp, path)  # the entry there is broken: ours replaces it in one step
             return mine
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
-def _link_new(tmp: str, path: Path) -> bool:
+def _link_new(tmp: Path, path: Path) -> bool:
     """Put ``tmp`` at ``path`` unless something is there already; True if it was put."""
     try:
         os.link(tmp, path)  # atomic and never overwrites
@@ -223,18 +219,6 @@ def _link_new(tmp: str, path: Path) -> bool:
     except OSError:  # a file system without hard links: replace, still in one step
         os.replace(tmp, path)
     return True
-
-
-def _write_atomic(path: Path, write: Callable[[object], None], suffix: str) -> None:
-    """Write ``path`` under a unique temporary name beside it, then move it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
 
 
 # An entry is exactly: the canonical 44-byte header of a mono 16-bit PCM WAV, the
