@@ -23,14 +23,16 @@ from legsup_audio.model import CueScript
 from legsup_audio.output.files import explain
 from legsup_audio.script.parse import parse_script
 from legsup_audio.compile.background import without_background as strip_background
-from legsup_audio.render.mix import SAMPLE_RATE, Layer, Mix, VoiceTrack
+from legsup_audio.render.mix import Layer, Mix, VoiceTrack
 from legsup_audio.script.resources import Found, resolve_script
 from legsup_audio.speech.base import SpeechEngine
+from legsup_audio.units import SAMPLE_RATE
 from legsup_audio.speech.cache import ClipCache, ClipRef, default_cache_dir
 from legsup_audio.speech.speaker import Speaker, text_locations
 from legsup_audio.compile.timeline import Timeline
 from legsup_audio.render.tones import ToneTrack
-from legsup_audio.script.voices import VoiceProfile, get_profile, make_engine, profile_languages
+from legsup_audio.speech.engines import make_engine
+from legsup_audio.speech.voices import VoiceProfile, get_profile, profile_languages
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
-"""Reading and writing the duration syntax of cue scripts.
+"""Time and its units: durations as users write them, milliseconds, frames, clocks.
 
 Owns the one conversion from what a user writes (``1.5s``, ``90s``, ``2m``,
 ``1m30s``, ``1:30``, ``1h``, or a plain number of seconds) to the program's
-single time unit, integer milliseconds, and back to a readable form.  Knows
-nothing about YAML or positions: it raises ``ValueError`` with a message the
-loader pins to a line.
+single time unit, integer milliseconds, and back to a readable form; and every
+conversion between milliseconds, seconds (the JSON form), sample frames at
+``SAMPLE_RATE`` and the ``mm:ss`` clock, so no other module multiplies by a sample
+rate.  Knows nothing about YAML or positions: it raises ``ValueError`` with a
+message the loader pins to a line.  A shared leaf: it imports nothing from the package.
 """
 
 from __future__ import annotations
@@ -68,3 +70,32 @@ def format_ms(ms: int) -> str:
     if hours:
         return f"{sign}{hours}:{minutes:02d}:{seconds:06.3f}"
     return f"{sign}{minutes}:{seconds:06.3f}"
+
+
+# --- milliseconds, seconds, frames and clocks -------------------------------------------
+
+#: The sample rate of every clip, layer and mix inside the program (frames per second).
+SAMPLE_RATE = 44100
+
+
+def ms_to_frame(ms: int, rate: int = SAMPLE_RATE) -> int:
+    """The first frame at or after ``ms`` (exact for whole seconds)."""
+    return ms * rate // 1000
+
+
+def frame_to_ms(frame: int, rate: int = SAMPLE_RATE) -> int:
+    """The millisecond that ``frame`` falls in (rounded down)."""
+    return frame * 1000 // rate
+
+
+def ms_to_s(ms: int) -> float:
+    """Milliseconds to seconds for the JSON form (exact to the millisecond)."""
+    return round(ms / 1000, 3)
+
+
+def format_clock(ms: int) -> str:
+    """``mm:ss`` (or ``h:mm:ss`` from an hour on), rounded down to the second."""
+    s = max(0, ms) // 1000
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"

@@ -163,7 +163,7 @@ def test_a_damaged_entry_is_made_again_never_mixed_in(fake_workdir: Path, tmp_pa
     from legsup_audio.output.export import export_session
     from legsup_audio.pipeline import build
     from legsup_audio.speech.speaker import Speaker
-    from legsup_audio.script.voices import get_profile
+    from legsup_audio.speech.voices import get_profile
 
     script = fake_workdir / "a.yaml"
     script.write_text(SCRIPT_A, encoding="utf-8")
@@ -202,7 +202,7 @@ def test_damaged_entries_with_the_real_engine(tmp_path: Path, monkeypatch: pytes
     from legsup_audio.pipeline import build
     from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
     from legsup_audio.speech.speaker import Speaker
-    from legsup_audio.script.voices import get_profile
+    from legsup_audio.speech.voices import get_profile
 
     monkeypatch.chdir(tmp_path)
     script = tmp_path / "a.yaml"

@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from legsup_audio.errors import ScriptError
 from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
-from legsup_audio.script.parse import Ctx, load_yaml
+from legsup_audio.script.reading import Ctx, load_yaml
 from legsup_audio.pipeline import build
 from legsup_audio.speech.base import Clip, SpeechOptions, clip_ms
 from legsup_audio.speech.cache import ClipCache

@@ -12,7 +12,8 @@ import pytest
 
 from legsup_audio.errors import ScriptError
 from legsup_audio.model import DEFAULT_GAP_MS, DEFAULT_LEAD_IN_MS, DEFAULT_TAIL_MS, Pause, Pos, Say, Wait
-from legsup_audio.script.parse import parse_script, slug, suggest
+from legsup_audio.script.parse import parse_script, slug
+from legsup_audio.script.suggest import suggest
 
 
 def parse(text: str, **kwargs: object):  # type: ignore[no-untyped-def]

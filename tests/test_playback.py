@@ -39,13 +39,9 @@ from legsup_audio.playback import (
     play_session,
     prev_step_start,
 )
-from legsup_audio.playback.session import (
-    SessionControl,
-    current_cue,
-    current_step,
-    format_clock,
-    progress_lines,
-)
+from legsup_audio.playback.position import SessionControl, current_cue, current_step
+from legsup_audio.playback.session import progress_lines
+from legsup_audio.units import format_clock
 from legsup_audio.compile.timeline import Event, StepSpan, Timeline
 
 TESTS = Path(__file__).resolve().parent

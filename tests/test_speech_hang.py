@@ -186,7 +186,7 @@ def test_the_cli_recovers_from_one_hang_and_reports_a_lasting_one_by_its_line(ha
 
 def test_the_real_engine_speaks_through_the_worker(tmp_path: Path) -> None:
     from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
-    from legsup_audio.script.voices import get_profile
+    from legsup_audio.speech.voices import get_profile
 
     options = get_profile("default").options  # the built-in espeak-ng profile
     # Earlier tests' workers may still await garbage collection: only this test's count.
@@ -208,7 +208,7 @@ def test_the_real_engine_speaks_through_the_worker(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine\n"
-        "from legsup_audio.script.voices import get_profile\n"
+        "from legsup_audio.speech.voices import get_profile\n"
         "engine = Pyttsx3Engine()\n"
         "try:\n"
         "    clip = engine.synthesize('Hello there.', get_profile('default').options)\n"

@@ -16,7 +16,8 @@ import pytest
 from scipy.signal import hilbert
 
 from legsup_audio.pipeline import build, mix
-from legsup_audio.render.mix import SAMPLE_RATE, Mix, VoiceTrack
+from legsup_audio.render.mix import Mix, VoiceTrack
+from legsup_audio.units import SAMPLE_RATE
 from legsup_audio.speech.cache import ClipCache
 from legsup_audio.speech.fake import FakeEngine
 from legsup_audio.compile.timeline import Event, Timeline

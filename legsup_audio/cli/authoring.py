@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from legsup_audio.cli.common import out, reports_errors
 from legsup_audio.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
-    from legsup_audio.cli.commands import list_voices, out, reports_errors
+    """Add ``new``, ``schema`` and the ``voices`` group (with ``voices try``) to ``app``."""
 
     @app.command()
     @reports_errors
@@ -33,9 +35,10 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Overwrite scripts/NAME.yaml if it exists.")] = False,
     ) -> None:
         """Write scripts/NAME.yaml: a commented copy of a script to make your own."""
+        from legsup_audio.pipeline import load
         from legsup_audio.script.scaffold import new_script
 
-        written = new_script(name, source, force=force)
+        written = new_script(name, source, check=load, force=force)
         verb = "replaced" if written.replaced else "wrote"
         out.print(f"{verb} {_rel(written.path)} (a commented copy of '{written.source.name}'); "
                   f"check it with: legsup validate {_rel(written.path)}")
@@ -112,12 +115,43 @@ def register(app: typer.Typer) -> None:
     app.add_typer(voices_app, name="voices")
 
 
+@reports_errors
+def list_voices(
+    installed: Annotated[bool, typer.Option("--installed/--profiles-only", help="Also list the engine's voices.")] = True,
+) -> None:
+    """List voice profiles and the speech engine's installed voices."""
+    from legsup_audio.script.resources import available
+    from legsup_audio.speech.voices import load_profile
+
+    table = Table(title="Voice profiles")
+    for column in ("language", "profile", "engine", "voice", "rate", "pitch", "description"):
+        table.add_column(column)
+    profiles = [load_profile(found.path, found.name) for found in available("voices")]
+    for p in sorted(profiles, key=lambda p: (p.language or "?", p.name)):
+        table.add_row(p.language or "?", p.name, p.engine, p.voice, str(p.rate), "" if p.pitch is None else str(p.pitch),
+                      p.description)
+    out.print(table)
+    if installed:
+        from legsup_audio.speech.engines import installed_voices
+
+        voices = installed_voices("espeak")
+        by_lang: dict[str, list[str]] = {}
+        for v in voices:
+            by_lang.setdefault(v.languages[0] if v.languages else "?", []).append(v.id)
+        table = Table(title=f"espeak-ng voices ({len(voices)})")
+        table.add_column("language")
+        table.add_column("voice ids")
+        for lang in sorted(by_lang):
+            table.add_row(lang, ", ".join(sorted(by_lang[lang])))
+        out.print(table)
+
+
 def sample_session(profile_name: str, text: str | None = None):  # noqa: ANN201 - a pipeline Session
     """A one-cue session that says ``text`` (or the profile language's sample) with a profile."""
     from legsup_audio.script.languages import sample_text
-    from legsup_audio.script.parse import suggest
+    from legsup_audio.script.suggest import suggest
     from legsup_audio.pipeline import build
-    from legsup_audio.script.voices import get_profile, profile_names
+    from legsup_audio.speech.voices import get_profile, profile_names
 
     names = profile_names()
     if profile_name not in names:

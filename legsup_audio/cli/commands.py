@@ -1,28 +1,27 @@
-"""The ``legsup`` command: a thin typer layer over the library.
+"""The ``legsup`` app and its session commands: ``export``, ``play``, ``timeline``,
+``validate``, ``scripts``; and ``main``, the console script.
 
 Each command parses its options, calls one library function, and prints the
-result.  Every ``LegsupError`` becomes one line per problem on stderr and the
-error's exit status (2 for bad input, 1 when the work could not be done), with
-no traceback; anything else escaping is a bug and is shown as one.
+result; errors become clean lines through ``common.reports_errors``.  The authoring
+commands (``new``, ``schema``, ``voices``) are added from ``authoring``.
 """
 
 from __future__ import annotations
 
-import functools
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from legsup_audio import __version__
-from legsup_audio.checkpoint import stop_line
+from legsup_audio.cli.authoring import register as register_authoring
+from legsup_audio.cli.common import Stopped, err, out, reports_errors
+from legsup_audio.errors import Problem, ScriptError, UsageError
 from legsup_audio.units import format_ms
-from legsup_audio.errors import LegsupError, Problem, ScriptError, UsageError
 
 app = typer.Typer(
     name="legsup",
@@ -31,39 +30,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Stopped(BaseException):
-    """A signal asked us to stop; a BaseException so that nothing swallows it on the way up."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def reports_errors(func: F) -> F:
-    """Turn a LegsupError into clean lines on stderr and its exit status."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except LegsupError as exc:
-            for line in exc.lines():
-                typer.echo(line, err=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt as exc:
-            typer.echo(stop_line(exc), err=True)  # with where an export was stopped and what it left
-            raise typer.Exit(130) from None
-        except Stopped as exc:
-            typer.echo(stop_line(exc, str(exc)), err=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _version(value: bool) -> None:
@@ -209,7 +175,7 @@ def play(
 
 def _step_start(tl: Any, wanted: str) -> int:
     """The start of the step named by id or 1-based number."""
-    from legsup_audio.script.parse import suggest
+    from legsup_audio.script.suggest import suggest
 
     ids = [s.id for s in tl.steps]
     if wanted.isdigit() and 1 <= int(wanted) <= len(ids):
@@ -292,44 +258,7 @@ def list_scripts() -> None:
     out.print(table)
 
 
-@reports_errors  # the `voices` command group is registered in authoring_cli (with `voices try`)
-def list_voices(
-    installed: Annotated[bool, typer.Option("--installed/--profiles-only", help="Also list the engine's voices.")] = True,
-) -> None:
-    """List voice profiles and the speech engine's installed voices."""
-    from legsup_audio.script.resources import available
-    from legsup_audio.script.voices import load_profile
-
-    table = Table(title="Voice profiles")
-    for column in ("language", "profile", "engine", "voice", "rate", "pitch", "description"):
-        table.add_column(column)
-    profiles = [load_profile(found.path, found.name) for found in available("voices")]
-    for p in sorted(profiles, key=lambda p: (p.language or "?", p.name)):
-        table.add_row(p.language or "?", p.name, p.engine, p.voice, str(p.rate), "" if p.pitch is None else str(p.pitch),
-                      p.description)
-    out.print(table)
-    if installed:
-        from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
-
-        engine = Pyttsx3Engine()
-        try:
-            voices = engine.voices()
-        finally:
-            engine.close()
-        by_lang: dict[str, list[str]] = {}
-        for v in voices:
-            by_lang.setdefault(v.languages[0] if v.languages else "?", []).append(v.id)
-        table = Table(title=f"espeak-ng voices ({len(voices)})")
-        table.add_column("language")
-        table.add_column("voice ids")
-        for lang in sorted(by_lang):
-            table.add_row(lang, ", ".join(sorted(by_lang[lang])))
-        out.print(table)
-
-
-from legsup_audio.cli.authoring import register as _register_authoring  # noqa: E402
-
-_register_authoring(app)  # new, schema, voices (+ voices try)
+register_authoring(app)  # new, schema, voices (+ voices try)
 
 
 def main() -> None:

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from legsup_audio.units import format_ms
+from legsup_audio.compile.background import compile_background
+from legsup_audio.compile.breathe import compile_breathe
+from legsup_audio.compile.timeline import Event, SpokenLength, StepSpan, Timeline, event_sort_key
 from legsup_audio.errors import Problem, ScriptError
-from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
 from legsup_audio.model import CueScript, Pause, Say, Step, Wait
-from legsup_audio.compile.timeline import Event, StepSpan, Timeline, event_sort_key
-
-SpokenLength = Callable[[str], int]
+from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
+from legsup_audio.units import format_ms
 
 
 class BlockCompiler(Protocol):
@@ -33,14 +33,19 @@ class BlockCompiler(Protocol):
     ) -> tuple[list[Event], int]: ...
 
 
-#: Extension point for step blocks owned by later features, run after the step's cues.
-STEP_BLOCK_COMPILERS: dict[str, BlockCompiler] = {}
+#: The compilers of step blocks, by the block's key, run after the step's cues (a new
+#: block adds its compiler here, next to its parser in ``script.parse.STEP_BLOCKS``).
+STEP_BLOCK_COMPILERS: dict[str, BlockCompiler] = {
+    "breathe": compile_breathe,
+}
 
-#: Extension point for script-level features (the background bed): each pass gets the
-#: script and the laid-out timeline, returns it with its own events (sorted) and extras
-#: added, and reports problems into the list; run in order once timing is valid.
+#: Script-level passes (the background bed), in the order they run once timing is valid:
+#: each gets the script and the laid-out timeline, returns it with its own events
+#: (sorted) and extras added, and reports problems into the list.
 TimelinePass = Callable[[CueScript, Timeline, list[Problem]], Timeline]
-TIMELINE_PASSES: list[TimelinePass] = []
+TIMELINE_PASSES: tuple[TimelinePass, ...] = (
+    compile_background,
+)
 
 
 def compile_script(script: CueScript, spoken: SpokenLength, max_length_ms: int = DEFAULT_MAX_LENGTH_MS) -> Timeline:

@@ -10,16 +10,17 @@ the stable JSON form of SPEC section 5 (seconds, rounded to the millisecond) and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from legsup_audio.units import ms_to_s
+
+#: How long a text takes to say, in ms: what the compiler is given by the speech stage.
+SpokenLength = Callable[[str], int]
+
 #: Event kinds, in the order used to break ties between events that start together.
 EVENT_KINDS = ("bell", "inhale", "hold", "exhale", "hold_out", "tone", "speech")
-
-
-def ms_to_s(ms: int) -> float:
-    """Milliseconds to seconds for the JSON form (exact to the millisecond)."""
-    return round(ms / 1000, 3)
 
 
 def s_to_ms(s: float) -> int:

@@ -16,13 +16,8 @@ from legsup_audio.playback.player import (
     PlayRecord,
     SimpleaudioPlayer,
 )
-from legsup_audio.playback.session import (
-    EXIT_INTERRUPTED,
-    is_interactive,
-    next_step_start,
-    play_session,
-    prev_step_start,
-)
+from legsup_audio.playback.position import next_step_start, prev_step_start
+from legsup_audio.playback.session import EXIT_INTERRUPTED, is_interactive, play_session
 
 __all__ = [
     "EXIT_INTERRUPTED",

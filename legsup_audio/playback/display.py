@@ -18,7 +18,7 @@ import time
 import tty
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from rich.console import Console, RenderableType
 from rich.live import Live
@@ -27,10 +27,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from legsup_audio.playback.session import current_cue, current_step, format_clock
-
-if TYPE_CHECKING:
-    from legsup_audio.playback.session import SessionControl
+from legsup_audio.playback.position import SessionControl, current_cue, current_step
+from legsup_audio.units import format_clock
 
 #: Seconds between redraws (about four a second).
 REFRESH_S = 0.25

@@ -31,17 +31,18 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from legsup_audio.errors import PlaybackError
+from legsup_audio.units import SAMPLE_RATE
 
 #: Frames read per ``read`` call by the background prefetch: one second, so a seek
 #: waits for the block it lands in rather than for a long one.
-PREFETCH_BLOCK_FRAMES = 44100
+PREFETCH_BLOCK_FRAMES = SAMPLE_RATE
 #: Frames that must be read before the device starts at a frame: 30 s, read in a
 #: tenth of a second, leave the reader a wide margin on a busy machine (and a
 #: session shorter than that is read whole before it starts).
-LEAD_FRAMES = 30 * 44100
+LEAD_FRAMES = 30 * SAMPLE_RATE
 #: While playing, this much ahead of the device must be read, or it is stopped and
 #: restarted at the same frame once it is (a starved machine: a pause, not noise).
-GUARD_FRAMES = 44100 // 2
+GUARD_FRAMES = SAMPLE_RATE // 2
 
 #: The message shown when no sound device can be opened; ``{reason}`` is the cause.
 NO_DEVICE_MESSAGE = (
@@ -188,7 +189,7 @@ class _ClockedPlayer:
         self._prefetch: Prefetch | None = None
         self._pcm: np.ndarray | None = None
         self._bytes: memoryview | None = None
-        self._rate = 44100
+        self._rate = SAMPLE_RATE
         self._channels = 1
         self._total = 0
         self._base = 0  # the frame the current (or last) device buffer started at

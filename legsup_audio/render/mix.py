@@ -21,8 +21,8 @@ import numpy as np
 from legsup_audio.render.levels import Profile
 from legsup_audio.speech.cache import ClipRef
 from legsup_audio.compile.timeline import Timeline
+from legsup_audio.units import SAMPLE_RATE, ms_to_frame
 
-SAMPLE_RATE = 44100
 BLOCK_FRAMES = SAMPLE_RATE  # one second: large enough for numpy, small enough to stream
 CLIP_MEMORY = 8  # clips kept resampled at once; events never overlap, so few are live
 
@@ -33,11 +33,6 @@ def overlapping(starts: Sequence[int], ends: Sequence[int], start: int, end: int
     The spans must not overlap one another, so that both lists are sorted.
     """
     return range(bisect.bisect_right(ends, start), bisect.bisect_left(starts, end))
-
-
-def ms_to_frame(ms: int, rate: int = SAMPLE_RATE) -> int:
-    """The first frame at or after ``ms`` (exact for whole seconds)."""
-    return ms * rate // 1000
 
 
 class Layer(Protocol):

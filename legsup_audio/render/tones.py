@@ -16,13 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from legsup_audio.render.levels import TONE_TRUE_PEAK, Profile, k_power_gain, step_frames
-from legsup_audio.render.mix import SAMPLE_RATE, ms_to_frame, overlapping
+from legsup_audio.render.mix import overlapping
+from legsup_audio.units import SAMPLE_RATE, ms_to_frame
+from legsup_audio.compile.breathe import TONE_HIGH_HZ, TONE_LOW_HZ
 from legsup_audio.compile.timeline import Timeline
 
-#: The guide's pitch: it rises from low to high over an inhale and falls back over
-#: an exhale (a fifth, A3 to E4: low, unhurried, well under the voice's formants).
-TONE_LOW_HZ = 220.0
-TONE_HIGH_HZ = 330.0
 #: RMS of the sustained tone, dBFS, in the unmastered mix where every voice clip is
 #: levelled to ``speech.speaker.VOICE_LUFS`` (-20 LUFS): about 4 dB under the voice,
 #: so the tone is clearly there but never louder than a spoken cue.

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from yaml.nodes import Node
 
     from legsup_audio.model import Pos
-    from legsup_audio.script.parse import Ctx
+    from legsup_audio.script.reading import Ctx
 
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 
@@ -54,7 +54,7 @@ def check_language(
     node: Node, ctx: Ctx, voice: str, voice_pos: Pos | None, known_voices: Collection[str] | None
 ) -> tuple[str | None, str]:
     """Read ``language:``; returns the language and the voice profile to use."""
-    from legsup_audio.script.parse import read_text
+    from legsup_audio.script.reading import read_text
 
     language = read_text(node, ctx, "language")
     if language is None:

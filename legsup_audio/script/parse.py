@@ -13,336 +13,64 @@ live in ``compile``.
 
 from __future__ import annotations
 
-import difflib
 import re
-import stat
-from collections import deque
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-import yaml
-from yaml.composer import Composer
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.resolver import Resolver
+from yaml.nodes import Node, ScalarNode, SequenceNode
 
-from legsup_audio.units import HINT, parse_duration
 from legsup_audio.errors import Problem, ScriptError
-from legsup_audio.script.limits import MAX_CUES, MAX_DEPTH, MAX_FILE_BYTES, MAX_TEXT_CHARS
 from legsup_audio.model import (
     DEFAULT_GAP_MS,
     DEFAULT_LEAD_IN_MS,
     DEFAULT_TAIL_MS,
     DEFAULT_VOICE,
-    CueScript,
     Cue,
+    CueScript,
     Pause,
-    Pos,
     Say,
     Step,
     Wait,
 )
+from legsup_audio.script.blocks.background import parse_script_background, parse_step_background
+from legsup_audio.script.blocks.breathe import parse_breathe
+from legsup_audio.script.limits import MAX_CUES, MAX_FILE_BYTES
+from legsup_audio.script.reading import (
+    Ctx,
+    kind_of,
+    too_big,
+    check_keys,
+    file_problem,
+    load_yaml,
+    read_duration,
+    read_mapping,
+    read_source,
+    read_text,
+)
+from legsup_audio.script.suggest import suggest
 
 SCRIPT_KEYS = ("version", "title", "author", "album", "cover", "language", "voice", "gap", "lead_in", "tail", "steps")
 STEP_KEYS = ("title", "id", "duration", "cues")
 CUE_KEYS = ("say", "gap", "at", "pause")
-#: Keys of later features, rejected with a clear message until they are built.
-NOT_YET: dict[str, str] = {}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_MAX_DURATION_CHARS = 40  # '1h 59m 59.999s' and friends fit many times over
-_CORE_TAG = "tag:yaml.org,2002:"
 
-#: Extension point: parsers for blocks owned by later stages, keyed by YAML key.
-#: Each gets the value node and the context and returns the parsed block (or None).
-BlockParser = Callable[[Node, "Ctx"], Any]
-STEP_BLOCKS: dict[str, BlockParser] = {}
-SCRIPT_BLOCKS: dict[str, BlockParser] = {}
-
-
-@dataclass
-class Ctx:
-    """Where problems are collected while one file is parsed."""
-
-    file: str
-    problems: list[Problem] = field(default_factory=list)
-    source: Path | None = None  # the script's path: relative paths in it are resolved against its folder
-    cues: int = 0  # cues read so far, for the MAX_CUES limit
-
-    def error(self, node: Node | None, message: str) -> None:
-        line, col = _where(node)
-        self.problems.append(Problem(self.file, line, col, message))
-
-    def pos(self, node: Node) -> Pos:
-        return Pos(*_where(node))
-
-
-def _where(node: Node | None) -> tuple[int, int]:
-    if node is None:
-        return 1, 1
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def suggest(word: str, choices: Collection[str]) -> str:
-    """`` (did you mean 'x'?)`` for a near miss, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+#: The parsers of the blocks a script or a step may hold besides its own keys, by YAML
+#: key, in the order their results are kept (a new block adds its parser here and its
+#: compiler in ``compile.compiler``).  Each gets the value node and the context and
+#: returns the parsed block, or None after reporting its problems to the context.
+BlockParser = Callable[[Node, Ctx], Any]
+SCRIPT_BLOCKS: dict[str, BlockParser] = {
+    "background": parse_script_background,
+}
+STEP_BLOCKS: dict[str, BlockParser] = {
+    "breathe": parse_breathe,
+    "background": parse_step_background,
+}
 
 
 def slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-
-
-# --- small typed readers over YAML nodes -------------------------------------------
-
-
-def read_mapping(node: Node, ctx: Ctx, what: str) -> dict[str, tuple[Node, Node]] | None:
-    """The entries of a mapping node by key, reporting duplicates; None if not a mapping."""
-    if not isinstance(node, MappingNode):
-        ctx.error(node, f"{what} must be a mapping of keys to values, not {_kind(node)}")
-        return None
-    entries: dict[str, tuple[Node, Node]] = {}
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, ScalarNode):
-            ctx.error(key_node, f"keys in {what} must be plain words")
-            continue
-        key = key_node.value
-        if key in entries:
-            first = entries[key][0].start_mark.line + 1
-            ctx.error(key_node, f"duplicate key '{key}' in {what} (first given on line {first})")
-            continue
-        entries[key] = (key_node, value_node)
-    return entries
-
-
-def check_keys(
-    entries: dict[str, tuple[Node, Node]],
-    allowed: Collection[str],
-    ctx: Ctx,
-    what: str,
-    blocks: Collection[str] = (),
-) -> None:
-    for key, (key_node, _) in entries.items():
-        if key in allowed or key in blocks:
-            continue
-        if key in NOT_YET:
-            ctx.error(key_node, NOT_YET[key])
-            continue
-        ctx.error(key_node, f"unknown key '{key}' in {what}{suggest(key, [*allowed, *blocks])}")
-
-
-def read_text(node: Node, ctx: Ctx, what: str, fix: str = "shorten it") -> str | None:
-    """A non-empty line of text; numbers and words like `yes` are taken as written."""
-    if not isinstance(node, ScalarNode):
-        ctx.error(node, f"{what} must be text, not {_kind(node)}")
-        return None
-    if node.tag == "tag:yaml.org,2002:null" and node.value in ("", "~", "null", "Null", "NULL"):
-        ctx.error(node, f"{what} is empty")
-        return None
-    text = " ".join(node.value.split())
-    if not text:
-        ctx.error(node, f"{what} is empty")
-        return None
-    if len(text) > MAX_TEXT_CHARS:
-        ctx.error(node, f"{what} is {len(text):,} characters long, over the limit of {MAX_TEXT_CHARS:,}; {fix}")
-        return None
-    return text
-
-
-def read_duration(node: Node, ctx: Ctx, what: str) -> int | None:
-    if not isinstance(node, ScalarNode):
-        ctx.error(node, f"{what} must be a duration, not {_kind(node)}")
-        return None
-    if len(node.value) > _MAX_DURATION_CHARS:  # int() of 5,000 digits raises with a message about Python
-        ctx.error(node, f"{what}: '{node.value[:20]}...' is not a duration: {HINT}")
-        return None
-    try:
-        return parse_duration(node.value)  # as written: `no` or `yes` are not durations either
-    except ValueError as exc:
-        ctx.error(node, f"{what}: {exc}")
-        return None
-    except OverflowError:  # e.g. 1e308 seconds: finite as a float, infinite in ms
-        ctx.error(node, f"{what}: '{node.value}' is far too long to be a duration: {HINT}")
-        return None
-
-
-def file_problem(path: Path) -> str | None:
-    """Why ``path`` cannot serve as an input file (cover, music), or None when it can.
-
-    It must be a regular file that really opens for reading: symlinks are followed,
-    even out of the script's folder (a music library is often a link), but a folder,
-    device or pipe is refused, since reading ``/dev/zero`` or a FIFO never ends.
-    Readability is tested by opening the file, not with ``os.access``, which answers
-    for the real user id and says yes to root for any file.
-    """
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return "not found"
-    except ValueError:  # a NUL character: no file can have this name
-        return "is not a valid file name (it holds a NUL character)"
-    except OSError as exc:
-        return f"cannot be read: {exc.strerror or exc}"
-    if stat.S_ISDIR(info.st_mode):
-        return "is a folder, not a file"
-    if not stat.S_ISREG(info.st_mode):
-        return "is not a regular file (a device, pipe or socket)"
-    try:
-        with path.open("rb") as f:
-            f.read(1)
-    except OSError as exc:
-        return f"cannot be read: {exc.strerror or exc}"
-    return None
-
-
-def _kind(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if node.tag == "tag:yaml.org,2002:null":
-        return "nothing"
-    value = " ".join(node.value.split())  # a multi-line scalar is quoted on one line
-    return f"'{value if len(value) <= 60 else value[:57] + '...'}'"
-
-
-# --- the script ------------------------------------------------------------------------
-
-
-def load_yaml(text: str, ctx: Ctx) -> Node | None:
-    """Compose YAML into position-carrying nodes; reports syntax errors and what scripts may not use.
-
-    The parser's events are read first (PyYAML's parser is iterative) and checked:
-    anchors and aliases (a "billion laughs" bomb), tags (``!!python/object/...``) and
-    nesting deeper than ``MAX_DEPTH`` are refused at their position, the last before
-    PyYAML's recursive composer could overflow the stack.  The checked events are then
-    composed into nodes without reading the text a second time.
-    """
-    try:
-        events: list[yaml.Event] = []
-        depth = 0
-        for event in _parse_events(text):
-            if (problem := _refused(event, depth)) is not None:
-                ctx.error(_mark_node(event), problem)
-                return None
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-            events.append(event)
-        return _EventComposer(events).get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = exc.problem or "invalid YAML"
-        if exc.context and message.startswith("but "):  # "expected X, but found Y" reads as one
-            message = f"{exc.context}, {message}"
-        if "'\\t'" in message:
-            message += " (indent with spaces, not tabs)"
-        ctx.problems.append(Problem(ctx.file, line, col, f"YAML syntax error: {message}"))
-        return None
-    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; no mark, only a position
-        before = text[: exc.position]
-        line = before.count("\n") + 1
-        col = exc.position - (before.rfind("\n") + 1) + 1
-        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        ctx.problems.append(Problem(ctx.file, line, col, f"the control character U+{ord(char):04X} is not "
-                                                         "allowed in YAML; remove it"))
-        return None
-    except yaml.YAMLError as exc:  # pragma: no cover - PyYAML raises only the two above on text
-        ctx.problems.append(Problem(ctx.file, 1, 1, f"YAML error: {' '.join(str(exc).split())}"))
-        return None
-
-
-def _parse_events(text: str) -> Iterator[yaml.Event]:
-    """The text's parser events: from libyaml when it is installed (25 times faster, which
-    bounds the time a large file takes), else, or when libyaml finds an error, from PyYAML's
-    own parser, whose messages are the ones we report.  Both emit the same events and node
-    marks for valid YAML without tabs or empty plain values (``tests/test_fuzz.py`` checks
-    this on random text); libyaml accepts some tabs that PyYAML refuses, so text with a tab
-    goes to PyYAML."""
-    fast = getattr(yaml, "CSafeLoader", None)
-    if fast is not None and "\t" not in text:  # libyaml lets some tabs pass that PyYAML rightly refuses
-        try:
-            events = list(yaml.parse(text, Loader=fast))
-        except (yaml.YAMLError, UnicodeError):  # UnicodeError: a lone surrogate in text given by a caller
-            pass
-        else:
-            # An empty plain value (`title:`) is placed differently by libyaml; its messages must
-            # point where PyYAML points, so such a file is read again by PyYAML (it is rare and small).
-            if not any(isinstance(e, yaml.ScalarEvent) and not e.value and e.implicit[0] for e in events):
-                return iter(events)
-    return yaml.parse(text, Loader=yaml.SafeLoader)
-
-
-def _refused(event: yaml.Event, depth: int) -> str | None:
-    """Why a cue script may not contain ``event``, or None."""
-    if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-        return "YAML anchors and aliases (& and *) are not allowed in cue scripts"
-    tag = getattr(event, "tag", None)
-    if tag is not None:
-        shown = "!!" + tag[len(_CORE_TAG):] if tag.startswith(_CORE_TAG) else tag
-        return f"YAML tags such as '{shown}' are not allowed in cue scripts: a script is plain data; remove the tag"
-    if isinstance(event, yaml.CollectionStartEvent) and depth >= MAX_DEPTH:
-        return (f"lists and mappings are nested more than {MAX_DEPTH} levels deep here; a cue script needs "
-                "only a few (is a bracket unclosed?)")
-    return None
-
-
-class _EventComposer(Composer, Resolver):
-    """PyYAML's composer fed from a list of already-checked parser events."""
-
-    def __init__(self, events: list[yaml.Event]) -> None:
-        self._events = deque(events)
-        Composer.__init__(self)
-        Resolver.__init__(self)
-
-    def check_event(self, *choices: type) -> bool:
-        return bool(self._events) and (not choices or isinstance(self._events[0], choices))
-
-    def peek_event(self) -> yaml.Event:
-        return self._events[0]
-
-    def get_event(self) -> yaml.Event:
-        return self._events.popleft()
-
-
-def _mark_node(event: Any) -> Node:
-    return ScalarNode("tag:yaml.org,2002:str", "", event.start_mark, event.end_mark)
-
-
-def _too_big(display: str) -> ScriptError:
-    return ScriptError([Problem(display, 1, 1, f"the file is larger than {MAX_FILE_BYTES / 1e6:g} MB, the limit "
-                                               "for a cue script (real ones are a few KB): is it really a cue script?")])
-
-
-def read_source(path: Path, display: str) -> str:
-    """The file's text: a regular file (never a pipe or device, which could block or never end), at most
-    ``MAX_FILE_BYTES`` long, in UTF-8."""
-    try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise ScriptError([Problem(display, 1, 1, "is a folder, not a cue script")])
-        if not stat.S_ISREG(info.st_mode):
-            raise ScriptError([Problem(display, 1, 1, "is not a regular file (a device, pipe or socket); give the "
-                                                      "path of a cue script file")])
-        if info.st_size > MAX_FILE_BYTES:
-            raise _too_big(display)
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)  # files in /proc and the like report a size of 0
-    except FileNotFoundError:
-        raise ScriptError([Problem(display, 1, 1, "no such file")]) from None
-    except OSError as exc:
-        raise ScriptError([Problem(display, 1, 1, f"cannot be read: {exc.strerror or exc}")]) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise _too_big(display)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        line_start = data.rfind(b"\n", 0, exc.start) + 1
-        col = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1  # characters, as YAML counts
-        raise ScriptError([Problem(display, line, col, "the file is not UTF-8 text; save it as UTF-8")]) from None
 
 
 def parse_script(
@@ -359,7 +87,7 @@ def parse_script(
     ctx = Ctx(display, source=path)
     source = text if text is not None else read_source(path, display)
     if text is not None and len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        raise _too_big(display)
+        raise too_big(display)
     root = load_yaml(source, ctx)
     if root is None and not ctx.problems:
         ctx.error(None, "the file is empty: a cue script needs at least a title and steps")
@@ -443,7 +171,7 @@ def _script(
 
 def _steps(node: Node, ctx: Ctx) -> list[Step]:
     if not isinstance(node, SequenceNode):
-        ctx.error(node, f"steps must be a list of steps (each starting with '- title:'), not {_kind(node)}")
+        ctx.error(node, f"steps must be a list of steps (each starting with '- title:'), not {kind_of(node)}")
         return []
     if not node.value:
         ctx.error(node, "steps is empty: a script needs at least one step")
@@ -501,7 +229,7 @@ def _step(node: Node, ctx: Ctx, index: int) -> Step | None:
 
 def _cues(node: Node, ctx: Ctx) -> list[Cue]:
     if not isinstance(node, SequenceNode):
-        ctx.error(node, f"cues must be a list (each cue on a line starting with '- '), not {_kind(node)}")
+        ctx.error(node, f"cues must be a list (each cue on a line starting with '- '), not {kind_of(node)}")
         return []
     if not node.value:
         ctx.error(node, "cues is empty: give the step at least one cue")
@@ -560,8 +288,3 @@ def _cue(node: Node, ctx: Ctx) -> Cue | None:
         return None
     return Say(text=text, pos=pos, gap=gap, at=at, at_pos=at_pos)
 
-
-# Blocks owned by later stages register themselves in STEP_BLOCKS (and the compiler's
-# registry) when imported; importing them last keeps the import graph acyclic.
-import legsup_audio.compile.breathe  # noqa: E402,F401  (the `breathe:` step block)
-import legsup_audio.compile.background  # noqa: E402,F401  (the `background:` block, script level and per step)

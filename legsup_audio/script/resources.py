@@ -71,7 +71,7 @@ def resolve_script(arg: str | None, cwd: Path | None = None) -> Found:
     scripts = {f.name: f for f in available("scripts", cwd)}
     if name in scripts:
         return scripts[name]
-    from legsup_audio.script.parse import suggest
+    from legsup_audio.script.suggest import suggest
 
     names = ", ".join(sorted(scripts)) or "none found"
     raise UsageError(

@@ -13,6 +13,7 @@ where it starts a line; the copy parses to exactly the same session.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from legsup_audio.errors import OutputError, UsageError
+from legsup_audio.output.files import replace_with
 from legsup_audio.script.resources import Found, resolve_script, user_dir
 from legsup_audio.script.schema import MODELINE, SCHEMA_FILE, schema_json
 
@@ -66,16 +68,18 @@ class Written:
     replaced: bool
 
 
-def new_script(name: str, source: str | None = None, *, force: bool = False, cwd: Path | None = None) -> Written:
-    """Write ``scripts/NAME.yaml``: a commented copy of ``source`` (default: the built-in session)."""
-    from legsup_audio.pipeline import load
+def new_script(name: str, source: str | None = None, *, check: Callable[[Found], object], force: bool = False,
+               cwd: Path | None = None) -> Written:
+    """Write ``scripts/NAME.yaml``: a commented copy of ``source`` (default: the built-in session).
 
+    ``check`` loads the source and raises its problems (``pipeline.load``, which knows the
+    voice profiles): the copy must start valid."""
     if name.endswith((".yaml", ".yml")):
         name = name.rsplit(".", 1)[0]
     if not NAME.match(name):
         raise UsageError(f"'{name}' cannot name a script: use letters, digits, '-' and '_' (like evening-short)")
     found = resolve_script(source, cwd)
-    load(found)  # the copy must start valid: a broken source is reported, not copied
+    check(found)  # the copy must start valid: a broken source is reported, not copied
     folder = user_dir("scripts", cwd)
     dest = folder / f"{name}.yaml"
     existed = dest.exists()
@@ -94,9 +98,7 @@ def new_script(name: str, source: str | None = None, *, force: bool = False, cwd
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    replace_with(path, lambda f: f.write(text.encode("utf-8")), prefix=f".{path.name}.", suffix=".tmp")
 
 
 def _show(path: Path, cwd: Path | None) -> str:

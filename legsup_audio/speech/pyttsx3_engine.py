@@ -99,7 +99,7 @@ class Pyttsx3Engine(SpeechEngine):
 
     def synthesize(self, text: str, options: SpeechOptions) -> Clip:
         if not self.has_voice(options.voice):
-            from legsup_audio.script.parse import suggest
+            from legsup_audio.script.suggest import suggest
 
             near = suggest(options.voice, [v.id for v in self.voices()])
             raise SpeechError(f"espeak-ng has no voice '{options.voice}'{near}; `legsup voices` lists the installed ones")

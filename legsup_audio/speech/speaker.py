@@ -24,7 +24,7 @@ import numpy as np
 from legsup_audio.dsp import k_weighted_squares, limiter_gain
 from legsup_audio.errors import SpeechError
 from legsup_audio.model import CueScript, Say
-from legsup_audio.render.mix import SAMPLE_RATE
+from legsup_audio.units import SAMPLE_RATE
 from legsup_audio.speech.base import Clip, ClipFailed, SpeechEngine, SpeechOptions
 from legsup_audio.speech.cache import ClipCache, ClipRef, clip_key
 

@@ -1,7 +1,7 @@
 """Voice profiles: named sets of speech options kept in ``voices/*.yaml``.
 
-Owns reading and checking profile files and turning a profile into an engine
-and ``SpeechOptions``.  A profile names its engine (``espeak`` for pyttsx3 on
+Owns reading and checking profile files and turning a profile into
+``SpeechOptions``; ``engines`` turns it into an engine.  A profile names its engine (``espeak`` for pyttsx3 on
 espeak-ng, ``fake`` for tests), the engine's voice id, rate (words per minute),
 volume (0-1) and optionally pitch.  Whether the voice id is installed is checked
 by the engine when it first speaks, never silently ignored.
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from legsup_audio.errors import LegsupError, ScriptError
-from legsup_audio.script.parse import Ctx, check_keys, load_yaml, read_mapping, read_source, read_text
+from legsup_audio.script.reading import Ctx, check_keys, load_yaml, read_mapping, read_source, read_text
 from legsup_audio.script.resources import available
-from legsup_audio.speech.base import SpeechEngine, SpeechOptions
+from legsup_audio.speech.base import SpeechOptions
 
 ENGINES = ("espeak", "fake")
 PROFILE_KEYS = ("description", "engine", "voice", "rate", "volume", "pitch", "language")
@@ -103,20 +103,8 @@ def get_profile(name: str) -> VoiceProfile:
     for found in available("voices"):
         if found.name == name:
             return load_profile(found.path, name)
-    from legsup_audio.script.parse import suggest
+    from legsup_audio.script.suggest import suggest
 
     names = profile_names()
     raise LegsupError(f"no voice profile named '{name}'{suggest(name, names)}; known: {', '.join(names)}")
 
-
-def make_engine(profile: VoiceProfile) -> SpeechEngine:
-    """The profile's engine, run in a supervised worker process so a hung call can be stopped."""
-    from legsup_audio.speech.supervised import SupervisedEngine
-
-    if profile.engine == "fake":
-        from legsup_audio.speech.fake import FakeEngine
-
-        return SupervisedEngine(FakeEngine)
-    from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
-
-    return SupervisedEngine(Pyttsx3Engine)

@@ -21,7 +21,7 @@ from legsup_audio.render.bed.generators import (
     db_to_amplitude,
 )
 from legsup_audio.render.bed.music import Music
-from legsup_audio.render.bed.notes import note_to_hz
+from legsup_audio.script.blocks.pitch import note_to_hz
 
 __all__ = [
     "Bells",

@@ -35,6 +35,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from legsup_audio.dsp import serial_matmul
+from legsup_audio.script.blocks.pitch import check_freq, check_pulse_rate
 
 TABLE_SECONDS = 30
 """Period of the tone layers; their frequencies are rounded to multiples of 1/30 Hz."""
@@ -120,13 +121,6 @@ def _check_rate(rate: int) -> int:
     return rate
 
 
-def _check_freq(what: str, freq: float, rate: int) -> float:
-    freq = float(freq)
-    if not (math.isfinite(freq) and 0.0 < freq < rate / 2):
-        raise ValueError(f"{what} must be between 0 and {rate / 2:g} Hz, not {freq:g}")
-    return freq
-
-
 def read_periodic(table: np.ndarray, start: int, n: int) -> np.ndarray:
     """Samples ``[start, start+n)`` of the signal that repeats ``table`` forever."""
     period = table.shape[0]
@@ -209,7 +203,7 @@ class Drone(_PeriodicLayer):
 
     def __init__(self, rate: int, freq: float, level_db: float) -> None:
         super().__init__(rate)
-        self.freq = _check_freq("drone frequency", freq, self.rate)
+        self.freq = check_freq("drone frequency", freq, self.rate)
         self.level_db = check_level(level_db)
 
     def _key(self) -> tuple[object, ...]:
@@ -242,9 +236,9 @@ class Binaural(_PeriodicLayer):
 
     def __init__(self, rate: int, carrier: float, beat: float, level_db: float) -> None:
         super().__init__(rate)
-        self.carrier = _check_freq("binaural carrier", carrier, self.rate)
+        self.carrier = check_freq("binaural carrier", carrier, self.rate)
         self.beat = float(beat)
-        _check_freq("binaural carrier + beat", self.carrier + self.beat, self.rate)
+        check_freq("binaural carrier + beat", self.carrier + self.beat, self.rate)
         self.level_db = check_level(level_db)
 
     def _key(self) -> tuple[object, ...]:
@@ -268,13 +262,8 @@ class Isochronic(_PeriodicLayer):
 
     def __init__(self, rate: int, freq: float, pulse_rate: float, level_db: float) -> None:
         super().__init__(rate)
-        self.freq = _check_freq("isochronic frequency", freq, self.rate)
-        self.pulse_rate = float(pulse_rate)
-        if not (math.isfinite(self.pulse_rate) and 0.0 < self.pulse_rate <= self.freq / 2):
-            raise ValueError(
-                f"isochronic pulse rate must be above 0 and at most half the tone's "
-                f"frequency ({self.freq / 2:g} Hz), not {pulse_rate}"
-            )
+        self.freq = check_freq("isochronic frequency", freq, self.rate)
+        self.pulse_rate = check_pulse_rate(pulse_rate, self.freq)
         self.level_db = check_level(level_db)
 
     def _key(self) -> tuple[object, ...]:
@@ -514,7 +503,7 @@ class Bells:
     def __init__(self, rate: int, strikes_ms: Sequence[int], level_db: float, *, freq: float = BELL_FREQ_HZ) -> None:
         self.rate = _check_rate(rate)
         self.level_db = check_level(level_db)
-        self.freq = _check_freq("bell frequency", freq, self.rate)
+        self.freq = check_freq("bell frequency", freq, self.rate)
         strikes = [index(ms) for ms in strikes_ms]
         if any(ms < 0 for ms in strikes):
             raise ValueError("bell strike times must be >= 0 ms")

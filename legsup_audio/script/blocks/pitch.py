@@ -1,13 +1,16 @@
-"""Note names to frequencies for the background bed.
+"""Pitches for the background bed: note names to frequencies, and which tones can sound.
 
-This module owns one thing: turning a scientific-pitch note name such as ``A2``,
-``C#3`` or ``Bb2`` into a frequency in Hz (twelve-tone equal temperament, A4 =
-440 Hz).  It knows nothing about scripts or audio; the script loader calls it and
-turns its ``ValueError`` into a script error with a line number.
+This module owns turning a scientific-pitch note name such as ``A2``, ``C#3`` or
+``Bb2`` into a frequency in Hz (twelve-tone equal temperament, A4 = 440 Hz), and the
+checks on a tone's frequencies (below Nyquist; an isochronic pulse at most half its
+tone).  It is a leaf that knows nothing about scripts or audio: the script stage
+turns its ``ValueError`` into a script error with a line number, and the bed's
+generators (``render.bed``) run the same checks when they are built.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 A4_HZ = 440.0
@@ -44,3 +47,22 @@ def note_to_hz(name: str) -> float:
     same pitch.  Raises ``ValueError`` for anything that is not a note name.
     """
     return A4_HZ * 2.0 ** ((note_to_midi(name) - 69) / 12.0)
+
+
+def check_freq(what: str, freq: float, rate: int) -> float:
+    """``freq`` as a float; ``ValueError`` unless it is above 0 and below Nyquist."""
+    freq = float(freq)
+    if not (math.isfinite(freq) and 0.0 < freq < rate / 2):
+        raise ValueError(f"{what} must be between 0 and {rate / 2:g} Hz, not {freq:g}")
+    return freq
+
+
+def check_pulse_rate(pulse_rate: float, freq: float) -> float:
+    """An isochronic pulse rate as a float; ``ValueError`` unless above 0 and at most ``freq / 2``."""
+    rate = float(pulse_rate)
+    if not (math.isfinite(rate) and 0.0 < rate <= freq / 2):
+        raise ValueError(
+            f"isochronic pulse rate must be above 0 and at most half the tone's "
+            f"frequency ({freq / 2:g} Hz), not {pulse_rate}"
+        )
+    return rate
