@@ -24,24 +24,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
-import numpy as np
 
 from legsup_audio.checkpoint import checkpoint, enter, pausing_at, signals_held
 from legsup_audio.errors import OutputError, SetupError
 from legsup_audio.output.files import explain
-from legsup_audio.render.mix import BLOCK_FRAMES
-
-
-class PcmSource(Protocol):
-    rate: int
-    channels: int
-    total: int  # frames
-
-    def read(self, start: int, n: int) -> np.ndarray:
-        """int16, shape (n, channels)."""
-        ...
+from legsup_audio.render.mix import BLOCK_FRAMES, PcmSource
 
 
 @dataclass(frozen=True, slots=True)

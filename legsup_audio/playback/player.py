@@ -26,11 +26,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 
 from legsup_audio.errors import PlaybackError
+from legsup_audio.render.mix import PcmSource
 from legsup_audio.units import SAMPLE_RATE
 
 #: Frames read per ``read`` call by the background prefetch: one second, so a seek
@@ -50,19 +51,6 @@ NO_DEVICE_MESSAGE = (
 )
 
 Clock = Callable[[], float]
-
-
-@runtime_checkable
-class PcmSource(Protocol):
-    """Final, mastered session audio that a player can read at any frame."""
-
-    rate: int
-    channels: int
-    total: int
-
-    def read(self, start: int, n: int) -> np.ndarray:
-        """``n`` frames from ``start``: int16, shape ``(n, channels)``."""
-        ...
 
 
 class Player(Protocol):

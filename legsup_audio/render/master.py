@@ -33,7 +33,7 @@ from legsup_audio.dsp import (
     runs,
 )
 from legsup_audio.render.levels import Profile, measure_layer
-from legsup_audio.render.mix import BLOCK_FRAMES, Mix
+from legsup_audio.render.mix import BLOCK_FRAMES, Described, Mix
 
 TARGET_LUFS = -16.0
 #: The limiter's ceiling.  The product promises -1 dBTP in the exported file, but
@@ -92,7 +92,7 @@ def profiles(mix: Mix, block: int = BLOCK_FRAMES) -> list[Profile]:
     count = mix.total // step
     found = []
     for layer in mix.layers:
-        described = layer.profile(step, count) if hasattr(layer, "profile") else None
+        described = layer.profile(step, count) if isinstance(layer, Described) else None
         if described is None:
             described = measure_layer(layer, mix.rate, mix.total, step, layer.channels, block)
         found.append(described.spread(mix.channels // layer.channels))

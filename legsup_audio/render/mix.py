@@ -14,7 +14,7 @@ import bisect
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from math import gcd
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -35,13 +35,39 @@ def overlapping(starts: Sequence[int], ends: Sequence[int], start: int, end: int
     return range(bisect.bisect_right(ends, start), bisect.bisect_left(starts, end))
 
 
+@runtime_checkable
 class Layer(Protocol):
-    """Something that contributes samples to the mix (the voice, a drone, ...)."""
+    """Something that contributes samples to the mix (the voice, the guide tones, the bed,
+    each of the bed's generators): any block, in any order, as a pure function of its
+    arguments, at its level."""
 
     channels: int
 
     def render(self, start: int, n: int) -> np.ndarray:
         """float32, shape (n, channels): frames [start, start + n)."""
+        ...
+
+
+@runtime_checkable
+class Described(Layer, Protocol):
+    """A layer that can describe its own loudness without being rendered (see ``levels``)."""
+
+    def profile(self, step: int, count: int) -> Profile | None:
+        """Per ``step`` frames, ``count`` steps: K-weighted energy and a true-peak bound; None
+        when it cannot (then the master renders and measures it)."""
+        ...
+
+
+@runtime_checkable
+class PcmSource(Protocol):
+    """Final, mastered session audio that encoders and players read at any frame."""
+
+    rate: int
+    channels: int
+    total: int  # frames
+
+    def read(self, start: int, n: int) -> np.ndarray:
+        """``n`` frames from ``start``: int16, shape ``(n, channels)``."""
         ...
 
 

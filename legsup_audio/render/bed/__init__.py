@@ -1,7 +1,7 @@
 """The background bed: sound layers the renderer streams under the voice.
 
 This package owns the sound of each background layer (drone, binaural beat,
-isochronic tone, noise, bells, music) behind one small protocol, ``Layer``: an
+isochronic tone, noise, bells, music) behind one small protocol, ``render.mix.Layer``: an
 object with ``channels`` and ``render(start, n)``, which returns float32 samples
 ``[start, start+n)`` of shape ``(n, channels)`` at the layer's level, as a pure
 function of its arguments.  Levels are dB relative to full scale and mean RMS
@@ -16,11 +16,11 @@ from legsup_audio.render.bed.generators import (
     Binaural,
     Drone,
     Isochronic,
-    Layer,
     Noise,
     db_to_amplitude,
 )
 from legsup_audio.render.bed.music import Music
+from legsup_audio.render.mix import Layer
 from legsup_audio.script.blocks.pitch import note_to_hz
 
 __all__ = [

@@ -30,12 +30,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from operator import index
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal
 
 import numpy as np
 
 from legsup_audio.dsp import serial_matmul
 from legsup_audio.script.blocks.pitch import check_freq, check_pulse_rate
+from legsup_audio.units import ms_to_frame
 
 TABLE_SECONDS = 30
 """Period of the tone layers; their frequencies are rounded to multiples of 1/30 Hz."""
@@ -80,17 +81,6 @@ BELL_ATTACK_S = 0.005
 
 BELL_SECONDS = 24.0
 """Length of one strike; by then the fundamental is 70 dB down, and it fades out."""
-
-
-@runtime_checkable
-class Layer(Protocol):
-    """A background sound the renderer can stream: any block, any order."""
-
-    channels: int
-
-    def render(self, start: int, n: int) -> np.ndarray:
-        """Samples ``[start, start+n)`` as float32 ``(n, channels)``, at level."""
-        ...
 
 
 def db_to_amplitude(level_db: float) -> float:
@@ -507,7 +497,7 @@ class Bells:
         strikes = [index(ms) for ms in strikes_ms]
         if any(ms < 0 for ms in strikes):
             raise ValueError("bell strike times must be >= 0 ms")
-        self.strikes = np.sort(np.array([ms * self.rate // 1000 for ms in strikes], dtype=np.int64))
+        self.strikes = np.sort(np.array([ms_to_frame(ms, self.rate) for ms in strikes], dtype=np.int64))
         self._amp = np.float32(db_to_amplitude(self.level_db))
 
     def render(self, start: int, n: int) -> np.ndarray:
