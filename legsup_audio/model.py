@@ -106,3 +106,21 @@ class CueScript:
                     for text in texts():
                         seen.setdefault(text, None)
         return list(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSpec:
+    """One ``background:`` layer as written: its kind, its parameters (JSON-ready pairs) and its level."""
+
+    kind: str
+    params: tuple[tuple[str, Any], ...]
+    level: float  # dBFS
+    line: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"layer": self.kind, **dict(self.params), "level": self.level, "line": self.line}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LayerSpec:
+        params = tuple((k, v) for k, v in d.items() if k not in ("layer", "level", "line"))
+        return cls(d["layer"], params, float(d["level"]), int(d["line"]))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from legsup_audio.compile.timeline import Event, Timeline, event_sort_key
+from legsup_audio.compile.timeline import BedPlan, BedSegment, Event, Timeline, event_sort_key
 from legsup_audio.errors import Problem
-from legsup_audio.model import CueScript
+from legsup_audio.model import CueScript, LayerSpec
 from legsup_audio.script.blocks.background import (
     BELL_EVENT_MS,
     CROSSFADE_MS,
@@ -22,10 +22,8 @@ from legsup_audio.script.blocks.background import (
     DEFAULT_FADE_OUT_MS,
     KEY,
     Background,
-    LayerSpec,
 )
 from legsup_audio.script.suggest import suggest
-from legsup_audio.units import ms_to_s
 
 
 def step_layers(script_bed: Background | None, step_bed: Background | None) -> list[LayerSpec]:
@@ -46,7 +44,7 @@ def compile_background(script: CueScript, timeline: Timeline, problems: list[Pro
         return timeline
     file = str(script.path)
     spans = timeline.steps
-    segments = []
+    segments: list[BedSegment] = []
     bells: list[Event] = []
     script_bells = script_bed.layer("bells") if script_bed is not None else None
     wanted: set[str] | None = None  # None: every step
@@ -64,21 +62,20 @@ def compile_background(script: CueScript, timeline: Timeline, problems: list[Pro
         layers = step_layers(script_bed, step_bed)
         start = 0 if index == 0 else span.start
         end = timeline.duration if index == len(spans) - 1 else span.end
-        segments.append({"step": span.id, "start": ms_to_s(start), "end": ms_to_s(end),
-                         "layers": [spec.as_dict() for spec in layers if spec.kind != "bells"]})
+        segments.append(BedSegment(span.id, start, end, tuple(spec for spec in layers if spec.kind != "bells")))
         bell = next((spec for spec in layers if spec.kind == "bells"), None)
         named_here = step_bed is not None and "bells" in dict(step_bed.layers)
         if bell is not None and (named_here or wanted is None or span.id in wanted):
             bells.append(_bell_event(bell, span.start, span.id, timeline.duration))
     if script_bells is not None and spans:
         bells.append(_bell_event(script_bells, spans[-1].end, spans[-1].id, timeline.duration))
-    plan = {
-        "fade_in": ms_to_s(_setting(script_bed, "fade_in", DEFAULT_FADE_IN_MS)),
-        "fade_out": ms_to_s(_setting(script_bed, "fade_out", DEFAULT_FADE_OUT_MS)),
-        "duck": float(_setting(script_bed, "duck", DEFAULT_DUCK_DB)),
-        "crossfade": ms_to_s(CROSSFADE_MS),
-        "segments": segments,
-    }
+    plan = BedPlan(
+        fade_in=_setting(script_bed, "fade_in", DEFAULT_FADE_IN_MS),
+        fade_out=_setting(script_bed, "fade_out", DEFAULT_FADE_OUT_MS),
+        duck=float(_setting(script_bed, "duck", DEFAULT_DUCK_DB)),
+        crossfade=CROSSFADE_MS,
+        segments=tuple(segments),
+    )
     events = sorted([*timeline.events, *bells], key=event_sort_key)
     extras = tuple((k, v) for k, v in timeline.extras if k != KEY) + ((KEY, plan),)
     return Timeline(title=timeline.title, duration=timeline.duration, steps=timeline.steps, events=tuple(events),

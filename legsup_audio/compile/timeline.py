@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from legsup_audio.model import LayerSpec
 from legsup_audio.units import ms_to_s
 
 #: How long a text takes to say, in ms: what the compiler is given by the speech stage.
@@ -103,6 +104,51 @@ def event_sort_key(e: Event) -> tuple[int, int, int]:
 
 
 @dataclass(frozen=True, slots=True)
+class BedSegment:
+    """The bed during one step: the layers sounding from ``start`` to ``end`` (ms). The first
+    segment starts at 0 and the last ends at the session's end (bells are events, not layers)."""
+
+    step: str
+    start: int
+    end: int
+    layers: tuple[LayerSpec, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "start": ms_to_s(self.start), "end": ms_to_s(self.end),
+                "layers": [spec.as_dict() for spec in self.layers]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BedSegment:
+        return cls(d["step"], s_to_ms(d["start"]), s_to_ms(d["end"]),
+                   tuple(LayerSpec.from_dict(spec) for spec in d["layers"]))
+
+
+@dataclass(frozen=True, slots=True)
+class BedPlan:
+    """The background bed the renderer follows (``Timeline.get("background")``), in integer ms;
+    written by ``compile.background``, read by ``render.bed.track``; seconds in the JSON form."""
+
+    fade_in: int
+    fade_out: int
+    duck: float  # dB the bed dips by while the voice speaks
+    crossfade: int  # an equal-power crossfade centred on each step boundary
+    segments: tuple[BedSegment, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"fade_in": ms_to_s(self.fade_in), "fade_out": ms_to_s(self.fade_out), "duck": self.duck,
+                "crossfade": ms_to_s(self.crossfade), "segments": [seg.as_dict() for seg in self.segments]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BedPlan:
+        return cls(s_to_ms(d["fade_in"]), s_to_ms(d["fade_out"]), float(d["duck"]), s_to_ms(d["crossfade"]),
+                   tuple(BedSegment.from_dict(seg) for seg in d["segments"]))
+
+
+#: The typed extras a timeline may carry, by key: written with ``as_dict``, read with ``from_dict``.
+EXTRAS: dict[str, type[BedPlan]] = {"background": BedPlan}
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     """A compiled session: title, voice, total duration, steps and sorted events."""
 
@@ -135,7 +181,7 @@ class Timeline:
         out["steps"] = [s.as_dict() for s in self.steps]
         out["events"] = [e.as_dict() for e in self.events]
         for key, value in self.extras:
-            out[key] = value
+            out[key] = value.as_dict() if key in EXTRAS else value
         return out
 
     def to_json(self) -> str:
@@ -151,5 +197,5 @@ class Timeline:
             events=tuple(Event.from_dict(e) for e in d["events"]),
             voice=d.get("voice", "default"),
             author=d.get("author"),
-            extras=tuple((k, v) for k, v in d.items() if k not in known),
+            extras=tuple((k, EXTRAS[k].from_dict(v) if k in EXTRAS else v) for k, v in d.items() if k not in known),
         )

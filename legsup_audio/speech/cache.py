@@ -35,6 +35,7 @@ import platformdirs
 
 from legsup_audio.output.files import replace_with, temporary_beside
 from legsup_audio.speech.base import Clip, SpeechOptions, clip_ms
+from legsup_audio.units import ms_to_frame
 
 #: Bump when the way clips are post-processed (trimming, levelling) or stored changes.
 CLIP_FORMAT = "voice-v3"
@@ -160,7 +161,7 @@ def measure_clip(clip: Clip) -> ClipStats:
 
     x = clip.samples.astype(np.float64) / 32768.0
     n_ms = clip_ms(clip.frames, clip.rate) + STATS_TAIL_MS
-    squares = k_weighted_squares(x, clip.rate, tail=n_ms * clip.rate // 1000 + 1 - clip.frames)
+    squares = k_weighted_squares(x, clip.rate, tail=ms_to_frame(n_ms, clip.rate) + 1 - clip.frames)
     # Millisecond k holds frames [k * rate / 1000, (k + 1) * rate / 1000), as the session grid does.
     edges = (np.arange(n_ms + 1) * clip.rate) // 1000
     csum = np.concatenate([[0.0], np.cumsum(squares)])

@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from legsup_audio.speech.base import Clip, SpeechEngine, SpeechOptions, VoiceInfo
+from legsup_audio.units import ms_to_frame
 
 FAKE_RATE = 22050
 HANG_MARK = "[hang]"
@@ -48,7 +49,7 @@ class FakeEngine(SpeechEngine):
         if HANG_MARK in text or (HANG_ONCE_MARK in text and _claim(os.environ.get(HANG_ONCE_ENV))):
             while True:  # like a call stuck in C: only killing the process ends it
                 time.sleep(3600)
-        frames = fake_length_ms(text, options.rate) * FAKE_RATE // 1000
+        frames = ms_to_frame(fake_length_ms(text, options.rate), FAKE_RATE)
         t = np.arange(frames) / FAKE_RATE
         # A 220 Hz tone with 5 ms fades, at the asked volume: audible from its first ms.
         ramp = np.minimum(1.0, np.minimum(np.arange(frames), frames - 1 - np.arange(frames)) / (0.005 * FAKE_RATE))

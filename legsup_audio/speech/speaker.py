@@ -24,7 +24,7 @@ import numpy as np
 from legsup_audio.dsp import k_weighted_squares, limiter_gain
 from legsup_audio.errors import SpeechError
 from legsup_audio.model import CueScript, Say
-from legsup_audio.units import SAMPLE_RATE
+from legsup_audio.units import SAMPLE_RATE, ms_to_frame
 from legsup_audio.speech.base import Clip, ClipFailed, SpeechEngine, SpeechOptions
 from legsup_audio.speech.cache import ClipCache, ClipRef, clip_key
 
@@ -81,7 +81,7 @@ def trim_silence(clip: Clip) -> Clip | None:
     if peak < 33:  # below -60 dBFS: nothing audible at all
         return None
     loud = np.flatnonzero(level >= peak * 10 ** (TRIM_THRESHOLD_DB / 20))
-    margin = clip.rate * TRIM_MARGIN_MS // 1000
+    margin = ms_to_frame(TRIM_MARGIN_MS, clip.rate)
     first = max(0, int(loud[0]) - margin)
     last = min(samples.size, int(loud[-1]) + 1 + margin)
     return Clip(np.ascontiguousarray(samples[first:last]), clip.rate)

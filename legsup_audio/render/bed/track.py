@@ -1,7 +1,7 @@
 """The bed as one layer of the mix: the timeline's background plan, faded, crossfaded and ducked.
 
-This module owns turning ``Timeline.extras["background"]`` (written by
-``legsup_audio.compile.background``) and the timeline's ``bell`` and ``speech`` events into
+This module owns turning the timeline's ``BedPlan`` (``Timeline.get("background")``,
+written by ``legsup_audio.compile.background``) and the timeline's ``bell`` and ``speech`` events into
 samples: each distinct source (a drone at a pitch, a noise colour, a music file...)
 is one generator built once at 0 dB and given a gain envelope over the session:
 its level in each step, a straight amplitude ramp where only its level changes, an
@@ -30,7 +30,10 @@ import numpy as np
 from legsup_audio.render.bed.generators import BELL_FREQ_HZ, Bells, Binaural, Drone, Isochronic, Noise, bell_strike
 from legsup_audio.errors import Problem, ScriptError
 from legsup_audio.render.levels import Periodic, Profile, Stationary, Strike, gain_grid, per_step
-from legsup_audio.compile.timeline import Timeline
+from legsup_audio.compile.timeline import BedPlan, Timeline
+from legsup_audio.model import LayerSpec
+from legsup_audio.script.blocks.background import DEFAULT_LEVEL_DB
+from legsup_audio.units import ms_to_frame
 
 #: Steps of gain sampled at once while profiling the bed (a few seconds of frames' worth).
 PROFILE_CHUNK = 2000
@@ -59,15 +62,13 @@ class BedTrack:
     background = True  # the master treats steps where only the bed sounds apart (see master.LimiterModel)
 
     def __init__(self, timeline: Timeline, rate: int, file: str = "") -> None:
-        plan = timeline.get("background")
+        plan: BedPlan | None = timeline.get("background")
         self.rate = rate
-        self.total = timeline.duration * rate // 1000
-        ms = lambda s: int(round(float(s) * 1000))  # noqa: E731
-        frame = lambda s: ms(s) * rate // 1000  # noqa: E731
-        segments = plan["segments"] if plan else []
+        self.total = ms_to_frame(timeline.duration, rate)
+        segments = plan.segments if plan else ()
         # Segment k covers [edges[k], edges[k+1]); the first starts at 0, the last ends at the session's end.
-        self.bounds = np.array([frame(seg["start"]) for seg in segments[1:]], dtype=np.int64)
-        half = frame(plan["crossfade"]) // 2 if plan else 0
+        self.bounds = np.array([ms_to_frame(seg.start, rate) for seg in segments[1:]], dtype=np.int64)
+        half = ms_to_frame(plan.crossfade, rate) // 2 if plan else 0
         edges = [0, *self.bounds.tolist(), self.total]
         # Each boundary's ramp is at most half as long as the shorter segment beside it: ramps never overlap.
         self.halves = np.array([max(1, min(half, (edges[k + 1] - edges[k]) // 2, (edges[k + 2] - edges[k + 1]) // 2))
@@ -75,23 +76,24 @@ class BedTrack:
         self.sources: list[_Source] = []
         found: dict[str, int] = {}
         for k, seg in enumerate(segments):
-            for spec in seg["layers"]:
-                key = json.dumps({n: v for n, v in spec.items() if n not in ("level", "line")}, sort_keys=True)
+            for spec in seg.layers:
+                key = json.dumps({n: v for n, v in spec.as_dict().items() if n not in ("level", "line")}, sort_keys=True)
                 if key not in found:
                     found[key] = len(self.sources)
                     layer = self._make(spec, len(self.sources), file)
                     self.sources.append(_Source(layer, np.zeros(len(segments))))
-                self.sources[found[key]].amps[k] = 10 ** (float(spec["level"]) / 20)
+                self.sources[found[key]].amps[k] = 10 ** (spec.level / 20)
         bells = [e for e in timeline.events if e.kind == "bell"]
         self.bells: list[Bells] = []
         by_voice: dict[tuple[float, float], list[int]] = {}
         for e in bells:
-            by_voice.setdefault((float(e.get("level", -12.0)), float(e.get("freq", BELL_FREQ_HZ))), []).append(e.start)
+            by_voice.setdefault((float(e.get("level", DEFAULT_LEVEL_DB["bells"])), float(e.get("freq", BELL_FREQ_HZ))),
+                                []).append(e.start)
         for (level, freq), starts in sorted(by_voice.items()):
             self.bells.append(Bells(rate, starts, level, freq=freq))
-        self.fade_in = frame(plan["fade_in"]) if plan else 0
-        self.fade_out = frame(plan["fade_out"]) if plan else 0
-        self.duck_db = float(plan["duck"]) if plan else 0.0
+        self.fade_in = ms_to_frame(plan.fade_in, rate) if plan else 0
+        self.fade_out = ms_to_frame(plan.fade_out, rate) if plan else 0
+        self.duck_db = plan.duck if plan else 0.0
         speech = timeline.speech()
         merged: list[list[int]] = []
         for e in speech:
@@ -99,19 +101,19 @@ class BedTrack:
                 merged[-1][1] = max(merged[-1][1], e.end)
             else:
                 merged.append([e.start, e.end])
-        self.duck_starts = [s * rate // 1000 for s, _ in merged]
-        self.duck_ends = [e * rate // 1000 for _, e in merged]
-        self.attack = DUCK_ATTACK_MS * rate // 1000
-        self.release = DUCK_RELEASE_MS * rate // 1000
-        self.guard = min(END_GUARD_MS * rate // 1000, self.total)
+        self.duck_starts = [ms_to_frame(s, rate) for s, _ in merged]
+        self.duck_ends = [ms_to_frame(e, rate) for _, e in merged]
+        self.attack = ms_to_frame(DUCK_ATTACK_MS, rate)
+        self.release = ms_to_frame(DUCK_RELEASE_MS, rate)
+        self.guard = min(ms_to_frame(END_GUARD_MS, rate), self.total)
         stereo = any(s.layer.channels == 2 for s in self.sources)
         self.channels = 2 if stereo else 1
 
     def __bool__(self) -> bool:
         return bool(self.sources or self.bells)
 
-    def _make(self, spec: dict[str, Any], index: int, file: str) -> Any:
-        kind, rate = spec["layer"], self.rate
+    def _make(self, layer: LayerSpec, index: int, file: str) -> Any:
+        kind, rate, spec = layer.kind, self.rate, dict(layer.params)
         if kind == "drone":
             return Drone(rate, spec["freq"], 0.0)
         if kind == "binaural":
@@ -126,7 +128,7 @@ class BedTrack:
             try:
                 return Music(rate, spec["file"], 0.0, loop=bool(spec.get("loop", True)))
             except ValueError as exc:
-                raise ScriptError([Problem(file, int(spec.get("line", 1)), 1, str(exc))]) from None
+                raise ScriptError([Problem(file, layer.line, 1, str(exc))]) from None
         raise ValueError(f"unknown background layer {kind!r}")  # the parser admits no other
 
     # --- gains -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from legsup_audio.errors import Problem
+from legsup_audio.model import LayerSpec
 from legsup_audio.script.blocks import pitch
 from legsup_audio.script.reading import Ctx, check_keys, file_problem, read_duration, read_mapping
 from legsup_audio.script.suggest import suggest
@@ -51,19 +52,6 @@ BELL_EVENT_MS = 6000  # how long a bell event lasts in the timeline (the strike 
 MUSIC_CHECK_SECONDS = 2  # validation decodes this much of a music file
 NOISE_COLORS = ("white", "pink", "brown")
 _LEVEL = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:db)?\s*$", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class LayerSpec:
-    """One layer as written: its kind, its parameters (JSON-ready pairs) and its level."""
-
-    kind: str
-    params: tuple[tuple[str, Any], ...]
-    level: float  # dBFS
-    line: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"layer": self.kind, **dict(self.params), "level": self.level, "line": self.line}
 
 
 @dataclass(frozen=True, slots=True)
