@@ -10,23 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from legsup_audio.script.cadence import (
-    COUNT_WORDS,
     PHASE_KINDS,
-    PHASE_WORDS,
     PRESETS,
     CadenceError,
-    GuideCue,
     Pattern,
     Phase,
     Ramp,
     block_length,
     cycles_for,
-    guide_cues,
     parse_pattern,
     pattern_at,
     phases,
-    too_slow,
 )
+from legsup_audio.script.guides import COUNT_WORDS, PHASE_WORDS, GuideCue, guide_cues, too_slow
 from legsup_audio.errors import LegsupError
 
 # --- parsing -----------------------------------------------------------------------

@@ -13,9 +13,9 @@ from __future__ import annotations
 from legsup_audio.compile.timeline import Event, SpokenLength
 from legsup_audio.errors import Problem
 from legsup_audio.model import CueScript, Step
-from legsup_audio.script import cadence
 from legsup_audio.script.blocks.breathe import Breathe
-from legsup_audio.script.cadence import GuideCue
+from legsup_audio.script import guides
+from legsup_audio.script.guides import GuideCue
 from legsup_audio.units import format_ms
 
 #: The guide's pitch: it rises from low to high over an inhale and falls back over
@@ -34,8 +34,8 @@ def compile_breathe(
     phase_list = block.phases(cursor)
     events = [Event(p.kind, p.start, p.end, step.id, phase_line, data=(("cycle", p.cycle + 1),))
               for p in phase_list]
-    cues = cadence.guide_cues(phase_list, block.guide, block.voice_cycles)
-    late = cadence.too_slow(cues, spoken)
+    cues = guides.guide_cues(phase_list, block.guide, block.voice_cycles)
+    late = guides.too_slow(cues, spoken)
     if late:
         problems.extend(_too_slow(block, late, cursor, spoken, str(script.path)))
     for cue in cues:

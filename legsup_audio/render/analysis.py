@@ -45,7 +45,7 @@ STALE_TMP_S = 3600
 #: the package: they are imported to find their files, so a module that moves or goes
 #: away fails here loudly instead of silently dropping out of the fingerprint.
 _SOURCES = ("render.levels", "render.master", "render.mix", "dsp", "render.tones", "render.bed.track",
-            "render.bed.generators")
+            "render.bed.generators", "render.bed.periodic")
 
 
 def _code_fingerprint() -> bytes:

@@ -2,10 +2,10 @@
 
 This module owns breathing patterns (presets, ``"4-7-8"`` literals and mappings),
 linear ramps between two patterns, how many whole cycles fit in a length of time,
-the phase boundaries of a block in integer milliseconds, and which guide cues
-(spoken words, counts or tones) fall where.  Boundaries are computed in closed
+and the phase boundaries of a block in integer milliseconds.  Boundaries are computed in closed
 form from the cycle index with exact rational arithmetic and rounded to the
-millisecond only once, at the very end, so long blocks never drift.  It is pure
+millisecond only once, at the very end, so long blocks never drift.  The guide cues
+(spoken words, counts or tones) are placed by ``guides``.  It is pure
 arithmetic on plain values: no YAML, no audio, no speech engine; the caller maps
 a :class:`CadenceError` to a script line and measures real spoken lengths.
 """
@@ -14,31 +14,25 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
 from legsup_audio.errors import LegsupError
 
 __all__ = [
-    "COUNT_WORDS",
     "GUIDES",
     "PHASE_KINDS",
-    "PHASE_WORDS",
     "PRESETS",
     "CadenceError",
-    "GuideCue",
     "Pattern",
     "Phase",
     "Ramp",
     "block_length",
-    "count_word",
     "cycles_for",
-    "guide_cues",
     "parse_pattern",
     "pattern_at",
     "phases",
-    "too_slow",
 ]
 
 #: Named patterns, in seconds, in the same order as a literal ("in-hold-out-hold").
@@ -54,26 +48,6 @@ PHASE_KINDS: tuple[str, ...] = ("inhale", "hold", "exhale", "hold_out")
 
 #: The values ``guide:`` accepts.
 GUIDES: tuple[str, ...] = ("words", "count", "tone", "silent")
-
-#: What the voice says at the start of each phase.
-PHASE_WORDS: dict[str, str] = {
-    "inhale": "Breathe in",
-    "hold": "Hold",
-    "exhale": "And out",
-    "hold_out": "Hold",
-}
-
-_UNITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-_TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-          "seventeen", "eighteen", "nineteen")
-_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-
-#: Number words for counting seconds: ``COUNT_WORDS[0] == "one"`` ... ``"ninety-nine"``.
-COUNT_WORDS: tuple[str, ...] = (
-    _UNITS
-    + _TEENS
-    + tuple(t + ("" if u is None else "-" + u) for t in _TENS for u in (None, *_UNITS))
-)
 
 _MS_PER_S = 1000
 #: The literal forms and which fields their parts fill, by number of parts.
@@ -173,18 +147,6 @@ class Phase:
     @property
     def duration(self) -> int:
         return self.end - self.start
-
-
-@dataclass(frozen=True, slots=True)
-class GuideCue:
-    """Something the guide makes audible: a spoken word at ``start`` or a tone over a phase."""
-
-    kind: str  # "speech" or "tone"
-    start: int  # ms
-    text: str | None  # what is spoken (speech only)
-    phase: Phase  # the phase it guides
-    latest_end: int  # ms: speech must have ended by then; a tone ends at phase.end
-    rising: bool | None = None  # tones: True while breathing in, False while breathing out
 
 
 # --- parsing -----------------------------------------------------------------------
@@ -307,7 +269,7 @@ def _to_number(raw: object) -> float | None:
 
 def pattern_at(pattern: Pattern, ramp: Ramp | None, cycle: int) -> Pattern:
     """The pattern of cycle ``cycle``: ``pattern`` moved ``min(cycle / over, 1)`` of the way to ``ramp.to``."""
-    _check_index(cycle, "cycle")
+    check_index(cycle, "cycle")
     if ramp is None or cycle == 0:
         return pattern
     if cycle >= ramp.over:
@@ -426,71 +388,6 @@ class _Schedule:
         return self.to_ms(self.start(k))
 
 
-# --- guides ------------------------------------------------------------------------
-
-
-def count_word(n: int) -> str:
-    """The word spoken for second ``n`` of a phase (1-based); digits past ``COUNT_WORDS``."""
-    return COUNT_WORDS[n - 1] if 1 <= n <= len(COUNT_WORDS) else str(n)
-
-
-def guide_cues(phase_list: list[Phase], guide: str, voice_cycles: int | None) -> list[GuideCue]:
-    """The audible guide for ``phase_list`` (from :func:`phases`), in time order.
-
-    ``words``: the phase word at each phase start.  ``count``: the phase word, then
-    "two", "three", ... at each whole second after the phase start, before its end.
-    ``tone``: a rising tone over each inhale, a falling one over each exhale.
-    ``silent``: nothing.  With ``voice_cycles=N``, cycles from index N on use tones.
-    A speech cue's ``latest_end`` is the next cue's start, or its phase's end if sooner.
-    """
-    if guide not in GUIDES:
-        close = difflib.get_close_matches(str(guide), GUIDES, n=1, cutoff=0.5)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise CadenceError(f"unknown guide {guide!r}: {hint}use one of {', '.join(GUIDES)}")
-    if voice_cycles is not None:
-        _check_index(voice_cycles, "voice_cycles")
-    if guide == "silent":
-        return []
-    # Build (start, kind, text, phase, rising) first; latest_end needs the next cue's start.
-    raw: list[tuple[int, str, str | None, Phase, bool | None]] = []
-    for phase in phase_list:
-        voiced = guide in ("words", "count") and (voice_cycles is None or phase.cycle < voice_cycles)
-        if not voiced:
-            if phase.kind in ("inhale", "exhale"):
-                raw.append((phase.start, "tone", None, phase, phase.kind == "inhale"))
-            continue
-        raw.append((phase.start, "speech", PHASE_WORDS[phase.kind], phase, None))
-        if guide == "count":
-            n = 2
-            while phase.start + (n - 1) * 1000 < phase.end:
-                raw.append((phase.start + (n - 1) * 1000, "speech", count_word(n), phase, None))
-                n += 1
-    cues: list[GuideCue] = []
-    for i, (start, kind, text, phase, rising) in enumerate(raw):
-        latest = phase.end
-        if kind == "speech" and i + 1 < len(raw):
-            latest = min(latest, raw[i + 1][0])
-        cues.append(GuideCue(kind, start, text, phase, latest, rising))
-    return cues
-
-
-def too_slow(cues: Iterable[GuideCue], spoken_ms: Callable[[str], int]) -> list[GuideCue]:
-    """The speech cues whose spoken length would run past their ``latest_end``.
-
-    ``spoken_ms`` is asked once per distinct text.
-    """
-    lengths: dict[str, int] = {}
-    late: list[GuideCue] = []
-    for cue in cues:
-        if cue.kind != "speech" or cue.text is None:
-            continue
-        if cue.text not in lengths:
-            lengths[cue.text] = spoken_ms(cue.text)
-        if cue.start + lengths[cue.text] > cue.latest_end:
-            late.append(cue)
-    return late
-
-
 # --- small helpers -----------------------------------------------------------------
 
 
@@ -515,6 +412,6 @@ def _check_cycles(cycles: int) -> None:
         raise CadenceError(f"cycles must be a whole number, at least 1 (got {cycles!r})")
 
 
-def _check_index(value: int, name: str) -> None:
+def check_index(value: int, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise CadenceError(f"{name} must be a whole number, 0 or more (got {value!r})")

@@ -11,14 +11,8 @@ mix; that is the renderer's job.  ``note_to_hz`` turns ``A2`` into 110.0.
 
 from __future__ import annotations
 
-from legsup_audio.render.bed.generators import (
-    Bells,
-    Binaural,
-    Drone,
-    Isochronic,
-    Noise,
-    db_to_amplitude,
-)
+from legsup_audio.render.bed.generators import Bells, Noise, db_to_amplitude
+from legsup_audio.render.bed.periodic import Binaural, Drone, Isochronic
 from legsup_audio.render.bed.music import Music
 from legsup_audio.render.mix import Layer
 from legsup_audio.script.blocks.pitch import note_to_hz

@@ -1,6 +1,7 @@
-"""Synthesised background layers: drone, binaural beat, isochronic tone, noise, bells.
+"""Synthesised background layers: noise and bells, and what every bed layer shares.
 
-This module owns the sound of the bed's synthetic layers and nothing else: each
+This module owns the sound of the bed's noise and bells (the tonal layers are in
+``periodic``) and the checks and helpers every layer uses: each
 layer is an object whose ``render(start, n)`` returns samples ``[start, start+n)``
 as a float32 array of shape ``(n, channels)`` at the layer's sample rate, already
 scaled to the layer's level.  ``render`` is a pure function of ``(start, n)`` (random
@@ -11,12 +12,7 @@ its channels, so a ``-30`` dB drone measures -30 dBFS RMS; bells are the excepti
 their level is each strike's sample peak.  Timelines, fades, ducking and mixing
 belong to the renderer, not here.
 
-How the tones stay exact and cheap: drone, binaural and isochronic layers are
-exactly periodic over ``TABLE_SECONDS``; their frequencies are rounded to the
-nearest multiple of ``1 / TABLE_SECONDS`` Hz (at most 0.017 Hz away, inaudible) and
-one period is synthesised once, so rendering is a wrapped copy indexed by the
-absolute sample number modulo the period: no phase accumulates, hour 4 is as clean
-as second 1.  Noise is genuinely random and never repeats: white noise is drawn in
+Noise is genuinely random and never repeats: white noise is drawn in
 fixed chunks seeded from ``(seed, chunk index)``; pink and brown colour each chunk
 with a recursive filter started from rest on the tail of the previous chunk, long
 enough for the filter to forget the rest state, so chunk seams are inaudible.
@@ -25,7 +21,6 @@ enough for the filter to forget the rest state, so chunk seams are inaudible.
 from __future__ import annotations
 
 import math
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -35,24 +30,8 @@ from typing import Literal
 import numpy as np
 
 from legsup_audio.dsp import serial_matmul
-from legsup_audio.script.blocks.pitch import check_freq, check_pulse_rate
+from legsup_audio.script.blocks.pitch import check_freq
 from legsup_audio.units import ms_to_frame
-
-TABLE_SECONDS = 30
-"""Period of the tone layers; their frequencies are rounded to multiples of 1/30 Hz."""
-
-DRONE_HARMONICS: tuple[tuple[float, float, float, float], ...] = (
-    # (relative amplitude, drift depth, drift rate Hz, phase) of harmonics 1, 2, 3...
-    (1.00, 0.12, 0.13, 0.0),
-    (0.50, 0.25, 0.21, 1.9),
-    (0.28, 0.30, 0.29, 4.1),
-    (0.14, 0.35, 0.37, 2.6),
-    (0.07, 0.35, 0.17, 5.3),
-)
-"""The drone's timbre: a fundamental, soft upper harmonics, each drifting slowly."""
-
-ISOCHRONIC_EDGE = 0.2
-"""Length of each raised-cosine edge of an isochronic pulse, as a share of its period."""
 
 NOISE_CHUNK = 1 << 16
 """Noise is generated in chunks of this many samples, each seeded from its index."""
@@ -104,7 +83,7 @@ def check_block(start: int, n: int) -> tuple[int, int]:
     return start, n
 
 
-def _check_rate(rate: int) -> int:
+def check_rate(rate: int) -> int:
     rate = index(rate)
     if rate <= 0:
         raise ValueError(f"sample rate must be positive, not {rate}")
@@ -122,153 +101,6 @@ def read_periodic(table: np.ndarray, start: int, n: int) -> np.ndarray:
         done += take
         pos = 0
     return out
-
-
-def _partials(period: int, bins: Sequence[int], amps: Sequence[float], phases: Sequence[float]) -> np.ndarray:
-    """One period of ``sum a*sin(2*pi*bin*i/period + phase)``, by one inverse FFT."""
-    spectrum = np.zeros(period // 2 + 1, dtype=np.complex128)
-    for b, a, ph in zip(bins, amps, phases):
-        if 0 < b < period / 2:
-            spectrum[b] += a * period / 2 * np.exp(1j * (ph - np.pi / 2))
-    return np.fft.irfft(spectrum, n=period)
-
-
-def _to_level(table: np.ndarray, level_db: float) -> np.ndarray:
-    """``table`` (one exact period) scaled so its RMS is ``level_db``, as float32."""
-    rms = float(np.sqrt(np.mean(np.square(table))))
-    out = (table * (db_to_amplitude(level_db) / rms)).astype(np.float32)
-    out.flags.writeable = False
-    return out
-
-
-_SHARED_TABLES: weakref.WeakValueDictionary[tuple[object, ...], np.ndarray] = weakref.WeakValueDictionary()
-
-
-class _PeriodicLayer:
-    """A layer that is one period of ``TABLE_SECONDS`` repeated; built on first use."""
-
-    channels: int = 1
-
-    def __init__(self, rate: int) -> None:
-        self.rate = _check_rate(rate)
-        self.period = self.rate * TABLE_SECONDS
-        self._table: np.ndarray | None = None
-
-    def _bin(self, freq: float) -> int:
-        """The table bin nearest ``freq`` (bins are ``1 / TABLE_SECONDS`` Hz apart)."""
-        return max(1, round(freq * TABLE_SECONDS))
-
-    def _key(self) -> tuple[object, ...]:
-        raise NotImplementedError
-
-    def _build(self) -> np.ndarray:
-        raise NotImplementedError
-
-    def table(self) -> np.ndarray:
-        """One period, float32 ``(period, channels)``; shared by equal layers."""
-        if self._table is None:
-            key = (type(self).__name__, self.rate, *self._key())
-            table = _SHARED_TABLES.get(key)
-            if table is None:
-                table = self._build()
-                _SHARED_TABLES[key] = table
-            self._table = table
-        return self._table
-
-    def render(self, start: int, n: int) -> np.ndarray:
-        start, n = check_block(start, n)
-        return read_periodic(self.table(), start, n)
-
-
-class Drone(_PeriodicLayer):
-    """A warm sustained tone: a fundamental, soft harmonics, a slow amplitude drift.
-
-    Each harmonic's amplitude drifts by its own slow sine (0.13-0.37 Hz), so the
-    tone breathes instead of sounding like a test tone; the drift is built from
-    sidebands, so the whole drone is a sum of fixed sinusoids.  ``level_db`` is the
-    RMS level.  The layer is mono.
-    """
-
-    channels = 1
-
-    def __init__(self, rate: int, freq: float, level_db: float) -> None:
-        super().__init__(rate)
-        self.freq = check_freq("drone frequency", freq, self.rate)
-        self.level_db = check_level(level_db)
-
-    def _key(self) -> tuple[object, ...]:
-        return (self._bin(self.freq), self.level_db)
-
-    def _build(self) -> np.ndarray:
-        base = self._bin(self.freq)
-        bins: list[int] = []
-        amps: list[float] = []
-        phases: list[float] = []
-        for k, (amp, depth, drift_hz, phase) in enumerate(DRONE_HARMONICS, start=1):
-            drift = self._bin(drift_hz)
-            if k * base + drift >= self.period // 2:
-                break
-            # amp * (1 + depth*sin(d + phase)) * sin(h + phase), as three sinusoids
-            bins += [k * base, k * base - drift, k * base + drift]
-            amps += [amp, amp * depth / 2, amp * depth / 2]
-            phases += [phase, np.pi / 2, 2 * phase - np.pi / 2]
-        table = _partials(self.period, bins, amps, phases)
-        return _to_level(table, self.level_db)[:, None]
-
-
-class Binaural(_PeriodicLayer):
-    """A binaural beat: pure sines, left at ``carrier``, right at ``carrier + beat``.
-
-    ``level_db`` is the RMS level of each ear (and so of the layer).  Stereo.
-    """
-
-    channels = 2
-
-    def __init__(self, rate: int, carrier: float, beat: float, level_db: float) -> None:
-        super().__init__(rate)
-        self.carrier = check_freq("binaural carrier", carrier, self.rate)
-        self.beat = float(beat)
-        check_freq("binaural carrier + beat", self.carrier + self.beat, self.rate)
-        self.level_db = check_level(level_db)
-
-    def _key(self) -> tuple[object, ...]:
-        return (self._bin(self.carrier), self._bin(self.carrier + self.beat), self.level_db)
-
-    def _build(self) -> np.ndarray:
-        left = _partials(self.period, [self._bin(self.carrier)], [1.0], [0.0])
-        right = _partials(self.period, [self._bin(self.carrier + self.beat)], [1.0], [0.0])
-        return _to_level(np.stack([left, right], axis=1), self.level_db)
-
-
-class Isochronic(_PeriodicLayer):
-    """A tone switched on and off ``pulse_rate`` times a second, without clicks.
-
-    Each pulse is on for half its period; the on and off edges are raised-cosine
-    ramps ``ISOCHRONIC_EDGE`` of a period long.  ``level_db`` is the RMS level of
-    the pulsed tone (so louder peaks than a steady tone at the same level).  Mono.
-    """
-
-    channels = 1
-
-    def __init__(self, rate: int, freq: float, pulse_rate: float, level_db: float) -> None:
-        super().__init__(rate)
-        self.freq = check_freq("isochronic frequency", freq, self.rate)
-        self.pulse_rate = check_pulse_rate(pulse_rate, self.freq)
-        self.level_db = check_level(level_db)
-
-    def _key(self) -> tuple[object, ...]:
-        return (self._bin(self.freq), self._bin(self.pulse_rate), self.level_db)
-
-    def _build(self) -> np.ndarray:
-        i = np.arange(self.period, dtype=np.int64)
-        tone = np.sin((2 * np.pi / self.period) * ((self._bin(self.freq) * i) % self.period))
-        where = ((self._bin(self.pulse_rate) * i) % self.period) / self.period  # pulse phase
-
-        def edge(u: np.ndarray) -> np.ndarray:
-            return 0.5 - 0.5 * np.cos(np.pi * np.clip(u, 0.0, 1.0))
-
-        envelope = edge(where / ISOCHRONIC_EDGE) - edge((where - 0.5) / ISOCHRONIC_EDGE)
-        return _to_level(tone * envelope, self.level_db)[:, None]
 
 
 # --- noise -------------------------------------------------------------------------
@@ -394,7 +226,7 @@ class Noise:
         *,
         stereo: bool = False,
     ) -> None:
-        self.rate = _check_rate(rate)
+        self.rate = check_rate(rate)
         self.color = color
         self.level_db = check_level(level_db)
         self.seed = index(seed)
@@ -491,7 +323,7 @@ class Bells:
     channels = 1
 
     def __init__(self, rate: int, strikes_ms: Sequence[int], level_db: float, *, freq: float = BELL_FREQ_HZ) -> None:
-        self.rate = _check_rate(rate)
+        self.rate = check_rate(rate)
         self.level_db = check_level(level_db)
         self.freq = check_freq("bell frequency", freq, self.rate)
         strikes = [index(ms) for ms in strikes_ms]

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from legsup_audio.render.bed.generators import BELL_FREQ_HZ, Bells, Binaural, Drone, Isochronic, Noise, bell_strike
+from legsup_audio.render.bed.generators import BELL_FREQ_HZ, Bells, Noise, bell_strike
+from legsup_audio.render.bed.periodic import Binaural, Drone, Isochronic
 from legsup_audio.errors import Problem, ScriptError
 from legsup_audio.render.levels import Periodic, Profile, Stationary, Strike, gain_grid, per_step
 from legsup_audio.compile.timeline import BedPlan, Timeline

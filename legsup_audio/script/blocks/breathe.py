@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from legsup_audio.script import cadence
-from legsup_audio.script.cadence import CadenceError, GuideCue, Pattern, Phase, Ramp
+from legsup_audio.script import guides
+from legsup_audio.script.cadence import CadenceError, Pattern, Phase, Ramp
+from legsup_audio.script.guides import GuideCue
 from legsup_audio.model import Pos
 from legsup_audio.script.limits import MAX_BREATHE_CYCLES
 from legsup_audio.script.reading import Ctx, check_keys, read_duration, read_mapping
@@ -49,7 +51,7 @@ class Breathe:
         return cadence.phases(self.pattern, self.ramp, self.cycles, start)
 
     def cues(self, start: int) -> list[GuideCue]:
-        return cadence.guide_cues(self.phases(start), self.guide, self.voice_cycles)
+        return guides.guide_cues(self.phases(start), self.guide, self.voice_cycles)
 
     def spoken_texts(self) -> list[str]:
         """The distinct guide words this block speaks, in the order first spoken."""
