@@ -99,3 +99,12 @@ def format_clock(ms: int) -> str:
     h, rest = divmod(s, 3600)
     m, sec = divmod(rest, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
+def timestamp(ms: int) -> str:
+    """``HH:MM:SS.mmm`` (WebVTT cue times, Vorbis chapter comments); negatives count as 0."""
+    ms = max(0, ms)
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"

@@ -12,7 +12,8 @@ import webvtt
 
 from legsup_audio.errors import LegsupError, OutputError
 from legsup_audio.output.playlist import MAX_NAME, m3u8_text, track_filename
-from legsup_audio.output.sidecars import lrc_text, lrc_time, vtt_text, vtt_time, write_sidecars
+from legsup_audio.output.sidecars import lrc_text, lrc_time, vtt_text, write_sidecars
+from legsup_audio.units import timestamp as vtt_time
 from legsup_audio.compile.timeline import Event, StepSpan, Timeline
 
 TOLERANCE_MS = 10

@@ -26,12 +26,12 @@ from legsup_audio.output.cover import make_cover
 from legsup_audio.output.tags import (
     TrackMeta,
     lyrics_text,
-    vorbis_time,
     write_id3,
     write_ogg_tags,
     write_tags,
 )
 from legsup_audio.compile.timeline import Event, StepSpan, Timeline
+from legsup_audio.units import timestamp as vorbis_time
 
 DURATION_MS = 20_000
 TOLERANCE_S = 0.050

@@ -3,22 +3,19 @@
 This module owns the text of the two caption files made from a
 :class:`~legsup_audio.compile.timeline.Timeline`'s spoken cues: LRC synced lyrics (what
 phone music players show, centisecond precision) and WebVTT captions (millisecond
-precision, with a NOTE per step).  It writes them atomically (a temporary file in
-the same folder, then ``os.replace``) and never touches the audio itself.
+precision, with a NOTE per step).  It writes them through the one atomic writer
+(``output.files``) and never touches the audio itself.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import os
-import tempfile
 from pathlib import Path
 
-from legsup_audio.checkpoint import signals_held
 from legsup_audio.errors import OutputError
-from legsup_audio.output.files import FULL, explain
+from legsup_audio.output.files import FULL, explain, replace_with
 from legsup_audio.compile.timeline import Event, Timeline
+from legsup_audio.units import timestamp
 
 
 def _one_line(text: str | None) -> str:
@@ -67,15 +64,6 @@ def lrc_text(timeline: Timeline, artist: str | None = None) -> str:
 # --------------------------------------------------------------------------- WebVTT
 
 
-def vtt_time(ms: int) -> str:
-    """``HH:MM:SS.mmm``."""
-    ms = max(0, ms)
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
-
-
 def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -92,28 +80,12 @@ def vtt_text(timeline: Timeline, notes: bool = True) -> str:
             blocks.append(f"NOTE step: {title}")
         end = max(event.end, event.start + 1)  # a cue must end after it starts
         blocks.append(
-            f"{vtt_time(event.start)} --> {vtt_time(end)}\n{_vtt_escape(_one_line(event.text))}"
+            f"{timestamp(event.start)} --> {timestamp(end)}\n{_vtt_escape(_one_line(event.text))}"
         )
     return "\n\n".join(blocks) + "\n"
 
 
 # --------------------------------------------------------------------------- files
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write UTF-8 text to ``path`` via a temporary file in the same folder."""
-    tmp: str | None = None
-    try:
-        with signals_held():  # a stop signal cannot fall between creating the file and knowing its name
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-        tmp = None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
 
 
 def write_sidecars(audio_path: str | Path, timeline: Timeline) -> list[Path]:
@@ -126,7 +98,8 @@ def write_sidecars(audio_path: str | Path, timeline: Timeline) -> list[Path]:
     written: list[Path] = []
     for path, text in outputs:
         try:
-            atomic_write_text(path, text)
+            replace_with(path, lambda f, text=text: f.write(text.encode("utf-8")), prefix=f".{path.name}.",
+                         suffix=".tmp")
         except OSError as exc:
             reason = (explain(exc, path.parent) if exc.errno in (*FULL, errno.EACCES, errno.EPERM, errno.EROFS)
                       else f"{exc.strerror or exc}; check that the folder exists and is writable")

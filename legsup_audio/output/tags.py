@@ -44,6 +44,7 @@ from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 
 from legsup_audio.compile.timeline import Timeline
+from legsup_audio.units import timestamp
 
 #: ISO 639-2 language written into the USLT frame (players rarely look at it).
 LYRICS_LANG = "eng"
@@ -261,14 +262,6 @@ def write_mp4_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> Non
 # --------------------------------------------------------------------------- Ogg
 
 
-def vorbis_time(ms: int) -> str:
-    """``HH:MM:SS.mmm`` as used by Vorbis chapter comments."""
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
-
-
 def _picture_block(meta: TrackMeta) -> str:
     """A base64 FLAC picture block for ``METADATA_BLOCK_PICTURE``."""
     assert meta.cover is not None
@@ -320,7 +313,7 @@ def write_ogg_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> Non
     if meta.cover is not None:
         tags["METADATA_BLOCK_PICTURE"] = [_picture_block(meta)]
     for i, step in enumerate(timeline.steps, start=1):
-        tags[f"CHAPTER{i:03d}"] = [vorbis_time(step.start)]
+        tags[f"CHAPTER{i:03d}"] = [timestamp(step.start)]
         tags[f"CHAPTER{i:03d}NAME"] = [step.title]
     audio.save()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import shutil
 import tempfile
 import time
@@ -188,6 +187,3 @@ def _espeak_version() -> str:
     except (OSError, AttributeError):
         return "missing"
 
-
-def espeak_available() -> bool:
-    return _espeak_version() != "missing" or os.environ.get("LEGSUP_ASSUME_ESPEAK") == "1"
