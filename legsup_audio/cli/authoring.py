@@ -102,12 +102,11 @@ def register(app: typer.Typer) -> None:
             result = export_session(session, output, fmt=fmt, sidecars=False)
             out.print(f"wrote {result.path} ({session.profile.name}: {session.profile.voice})")
             return
-        from legsup_audio.output.encode import FORMATS
-        from legsup_audio.render.master import TARGET_LUFS
+        from legsup_audio.output.encode import mastering_target
         from legsup_audio.pipeline import mastered
         from legsup_audio.playback import SimpleaudioPlayer, play_session
 
-        source, _ = mastered(session, TARGET_LUFS + FORMATS["wav"].loudness_loss_db)
+        source, _ = mastered(session, mastering_target("wav"))
         out.print(f"{session.profile.name} ({session.profile.voice}): {session.timeline.events[0].text}")
         raise typer.Exit(play_session(session.timeline, source, player=SimpleaudioPlayer(), interactive=False,
                                       out=io.StringIO()))

@@ -159,15 +159,14 @@ def play(
     max_length: MaxLength = None,
 ) -> None:
     """Play a session through the sound card, with a progress display and keys."""
-    from legsup_audio.output.encode import FORMATS
-    from legsup_audio.render.master import TARGET_LUFS
+    from legsup_audio.output.encode import mastering_target
     from legsup_audio.pipeline import build, mastered
     from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
 
     session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length))
     start_ms = 0 if from_step is None else _step_start(session.timeline, from_step)
     # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
-    source, _ = mastered(session, TARGET_LUFS + FORMATS["wav"].loudness_loss_db, background=not no_background)
+    source, _ = mastered(session, mastering_target("wav"), background=not no_background)
     status = play_session(session.timeline, source, player=SimpleaudioPlayer(), start_ms=start_ms,
                           interactive=is_interactive())
     raise typer.Exit(status)

@@ -30,6 +30,7 @@ from typing import IO
 from legsup_audio.checkpoint import checkpoint, enter, pausing_at, signals_held
 from legsup_audio.errors import OutputError, SetupError
 from legsup_audio.output.files import explain
+from legsup_audio.render.master import TARGET_LUFS
 from legsup_audio.render.mix import BLOCK_FRAMES, PcmSource
 
 
@@ -53,6 +54,12 @@ FORMATS: dict[str, Format] = {
     "ogg": Format("ogg", ".ogg", "ogg", ["-c:a", "libvorbis"], "64k", "128k"),
     "wav": Format("wav", ".wav", "wav", ["-c:a", "pcm_s16le"], None, None),
 }
+
+
+def mastering_target(fmt: str) -> float:
+    """The loudness (LUFS) to master for ``fmt`` so the decoded file measures ``TARGET_LUFS``."""
+    return TARGET_LUFS + FORMATS[fmt].loudness_loss_db
+
 
 MISSING_FFMPEG = "ffmpeg is not installed; run `tools/setup.sh` (or `sudo apt-get install ffmpeg`)"
 

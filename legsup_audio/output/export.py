@@ -24,10 +24,10 @@ import mutagen
 
 from legsup_audio.checkpoint import Job, checkpoint, current, enter, signals_held
 from legsup_audio.output.cover import load_cover, make_cover
-from legsup_audio.output.encode import FORMATS, encode, find_ffmpeg
+from legsup_audio.output.encode import FORMATS, encode, find_ffmpeg, mastering_target
 from legsup_audio.errors import LegsupError, OutputError, UsageError
 from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
-from legsup_audio.render.master import TARGET_LUFS, Loudness, Mastered
+from legsup_audio.render.master import Loudness, Mastered
 from legsup_audio.output.files import (
     atomic_path,
     ensure_folder,
@@ -146,7 +146,7 @@ def track_meta(
 
 
 def _mastered(session: Session, fmt: str, background: bool) -> tuple[Mastered, Loudness]:
-    return mastered(session, TARGET_LUFS + FORMATS[fmt].loudness_loss_db, background)
+    return mastered(session, mastering_target(fmt), background)
 
 
 def _tag(path: Path, fmt: str, session: Session, meta: TrackMeta, dest: Path) -> None:
@@ -232,7 +232,7 @@ def export_session(
                     if target.read_text(encoding="utf-8") == text:
                         target.unlink()
         raise
-    short = source.expected_lufs is not None and source.expected_lufs < TARGET_LUFS + FORMATS[fmt].loudness_loss_db - 0.5
+    short = source.expected_lufs is not None and source.expected_lufs < mastering_target(fmt) - 0.5
     return ExportResult(dest, timeline.duration, loudness, source.gain_db, source.channels, timeline.title,
                         tuple(side_targets), source.expected_lufs - FORMATS[fmt].loudness_loss_db if short else None)
 
