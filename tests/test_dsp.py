@@ -146,7 +146,8 @@ def test_analysing_and_rendering_a_bed_imports_neither_scipy_signal_nor_pyloudno
     )
     code = (
         "import sys\n"
-        "from legsup_audio import pipeline, master\n"
+        "from legsup_audio import pipeline\n"
+        "from legsup_audio.render import master\n"
         "from legsup_audio.speech.fake import FakeEngine\n"
         "session = pipeline.build(sys.argv[1], engine=FakeEngine())\n"
         "mastered, _ = master.master(pipeline.mix(session), store=None)\n"
