@@ -61,19 +61,20 @@ def register(app: typer.Typer) -> None:
 
     voices_app = typer.Typer(
         invoke_without_command=True, no_args_is_help=False,
-        help="List voice profiles and the engine's installed voices, by language; `voices try` plays one.",
+        help="List voice profiles and the engines' installed voices, by language; `voices try` plays one.",
     )
 
     @voices_app.callback()
     def voices(
         ctx: typer.Context,
         installed: Annotated[
-            bool, typer.Option("--installed/--profiles-only", help="Also list the engine's voices.")
+            bool, typer.Option("--installed/--profiles-only", help="Also list the engines' voices.")
         ] = True,
+        as_json: Annotated[bool, typer.Option("--json", help="Print profiles and engines as JSON.")] = False,
     ) -> None:
-        """List voice profiles and the speech engine's installed voices, by language."""
+        """List voice profiles and each speech engine's installed voices, by language."""
         if ctx.invoked_subcommand is None:
-            list_voices(installed=installed)
+            list_voices(installed=installed, as_json=as_json)
 
     @voices_app.command("try")
     @reports_errors

@@ -9,6 +9,7 @@ no traceback; anything else escaping is a bug and is shown as one.
 from __future__ import annotations
 
 import functools
+import math
 import signal
 import sys
 from collections.abc import Callable
@@ -97,6 +98,11 @@ MaxLength = Annotated[
 ]
 
 
+VoiceOpt = Annotated[
+    str | None, typer.Option("--voice", help="Speak with this voice profile instead of the script's (see `legsup voices`).")
+]
+
+
 def _max_length_ms(value: str | None) -> int:
     """``--max-length`` in ms; a bad value is a usage error (exit 2), not a traceback."""
     from legsup_audio.durations import HINT, parse_duration
@@ -149,6 +155,7 @@ def export(
     ] = None,
     no_background: NoBackground = False,
     max_length: MaxLength = None,
+    voice: VoiceOpt = None,
 ) -> None:
     """Render scripts to tagged audio files with .lrc/.vtt captions (default output/<script-id>.mp3).
 
@@ -158,23 +165,18 @@ def export(
     from legsup_audio.progress import ProgressDisplay
 
     def wrote(result: ExportResult) -> None:
+        whole = "" if result.lufs is None or not math.isfinite(result.lufs) else f", whole file {result.lufs:.1f} LUFS"
         out.print(
             f"wrote {result.path} ({format_ms(result.duration_ms)}, "
-            f"{'stereo' if result.channels == 2 else 'mono'}, {result.gain_db:+.1f} dB to -16 LUFS)"
+            f"{'stereo' if result.channels == 2 else 'mono'}, voice at -16 LUFS{whole})"
         )
-        if result.lufs is not None:
-            typer.echo(
-                f"warning: {result.path} reaches only {result.lufs:.1f} LUFS: its background is loud for how "
-                "little is spoken, and raising it further would squash the voice; lower the background levels",
-                err=True,
-            )
 
     names: list[str | None] = list(scripts or [None])
     limit = _max_length_ms(max_length)
     with ProgressDisplay(err, tracks=len(names), stdout_is_terminal=out.is_terminal) as display:
         batch = export_scripts(names, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
                                progress=display, on_track=wrote, background=not no_background,
-                               max_length_ms=limit)
+                               max_length_ms=limit, voice=voice)
     if batch.playlist is not None:
         total = sum(track.duration_ms for track in batch.tracks)
         out.print(f"wrote {batch.playlist} ({len(batch.tracks)} tracks, {format_ms(total)})")
@@ -191,6 +193,7 @@ def play(
     ] = None,
     no_background: NoBackground = False,
     max_length: MaxLength = None,
+    voice: VoiceOpt = None,
 ) -> None:
     """Play a session through the sound card, with a progress display and keys."""
     from legsup_audio.encode import FORMATS
@@ -198,7 +201,7 @@ def play(
     from legsup_audio.pipeline import build, mastered
     from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
 
-    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length))
+    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
     start_ms = 0 if from_step is None else _step_start(session.timeline, from_step)
     # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
     source, _ = mastered(session, TARGET_LUFS + FORMATS["wav"].loudness_loss_db, background=not no_background)
@@ -226,11 +229,12 @@ def timeline(
     script: ScriptArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
     max_length: MaxLength = None,
+    voice: VoiceOpt = None,
 ) -> None:
     """Print the compiled timeline of a script: a table, or JSON with --json."""
     from legsup_audio.pipeline import build
 
-    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length))
+    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
     tl = session.timeline
     if as_json:
         sys.stdout.write(tl.to_json())
@@ -294,32 +298,40 @@ def list_scripts() -> None:
 
 @reports_errors  # the `voices` command group is registered in authoring_cli (with `voices try`)
 def list_voices(
-    installed: Annotated[bool, typer.Option("--installed/--profiles-only", help="Also list the engine's voices.")] = True,
+    installed: Annotated[bool, typer.Option("--installed/--profiles-only", help="Also list the engines' voices.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print profiles and engines as JSON.")] = False,
 ) -> None:
-    """List voice profiles and the speech engine's installed voices."""
-    from legsup_audio.resources import available
-    from legsup_audio.voices import load_profile
+    """List voice profiles and each speech engine's installed voices."""
+    import json
 
+    from legsup_audio.resources import available
+    from legsup_audio.voices import engine_voices, load_profile
+
+    profiles = sorted((load_profile(found.path, found.name) for found in available("voices")),
+                      key=lambda p: (p.language or "?", p.name))
+    engines = engine_voices() if installed else {}
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "profiles": [p.summary() for p in profiles],
+            "engines": [{"engine": name, "voices": [{"id": v.id, "name": v.name, "languages": list(v.languages)}
+                                                    for v in found]}
+                        for name, found in engines.items()],
+        }, indent=2, ensure_ascii=False) + "\n")
+        return
     table = Table(title="Voice profiles")
-    for column in ("language", "profile", "engine", "voice", "rate", "pitch", "description"):
+    for column in ("language", "profile", "engine", "voice", "pace", "pitch", "description"):
         table.add_column(column)
-    profiles = [load_profile(found.path, found.name) for found in available("voices")]
-    for p in sorted(profiles, key=lambda p: (p.language or "?", p.name)):
-        table.add_row(p.language or "?", p.name, p.engine, p.voice, str(p.rate), "" if p.pitch is None else str(p.pitch),
+    for p in profiles:
+        pace = f"{p.pace:g}x" if p.engine == "piper" and p.pace else ("" if p.engine == "piper" else f"{p.rate} wpm")
+        voice = Path(p.voice).name if p.engine == "piper" else p.voice
+        table.add_row(p.language or "?", p.name, p.engine, voice, pace, "" if p.pitch is None else str(p.pitch),
                       p.description)
     out.print(table)
-    if installed:
-        from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
-
-        engine = Pyttsx3Engine()
-        try:
-            voices = engine.voices()
-        finally:
-            engine.close()
+    for name, voices in engines.items():
         by_lang: dict[str, list[str]] = {}
         for v in voices:
             by_lang.setdefault(v.languages[0] if v.languages else "?", []).append(v.id)
-        table = Table(title=f"espeak-ng voices ({len(voices)})")
+        table = Table(title=f"{name} voices ({len(voices)})")
         table.add_column("language")
         table.add_column("voice ids")
         for lang in sorted(by_lang):
