@@ -314,28 +314,39 @@ def true_peaks(x: np.ndarray, threshold: float) -> np.ndarray:
     return frames
 
 
-def limiter_gain(x: np.ndarray, ceiling: float, window: int) -> np.ndarray:
+def limiter_gain(x: np.ndarray, ceiling: float, window: int, hold: int = 0) -> np.ndarray:
     """A smooth gain per frame that keeps ``x`` (n, channels) at or under ``ceiling`` (true peak).
 
-    A minimum over 2W+1 frames then a mean over W never rises above what any
-    frame needs, and turns the steps into ramps W frames long (no clicks).
+    A minimum over the 2W+1 frames around each frame (and, with ``hold``, the
+    ``hold`` frames before it: the gain stays down that long after a peak) then a
+    mean over W never rises above what any frame needs, and turns the steps into
+    ramps W frames long (no clicks).
     """
     need = np.minimum(1.0, ceiling / np.maximum(true_peaks(x, ceiling * HOT), 1e-12))
     over = need < 1.0
     gain = np.ones(need.shape[0], dtype=np.float32)
     if not over.any():
         return gain
-    # A frame's gain moves only within 1.5 windows of a frame over the ceiling: the filters
-    # run on those stretches alone (speech leaves most of a block untouched), each with a
-    # margin of its true neighbours, so the result is what filtering the whole block gives.
-    reach = 2 * window + 2
+    # A frame's gain moves only within 1.5 windows (and the hold) of a frame over the ceiling:
+    # the filters run on those stretches alone (speech leaves most of a block untouched), each
+    # with a margin of its true neighbours, so the result is what filtering the whole block gives.
+    reach = 2 * window + 2 + hold
     n = need.shape[0]
     for first, end in runs(over, gap=2 * reach):  # stretches whose margins would overlap are one
         a, b = max(0, first - reach), min(n, end + reach)
         lo, hi = max(0, a - reach), min(n, b + reach)
         held = running_min(need[lo:hi], 2 * window + 1)
+        if hold:
+            held = _trailing_min(held, hold)
         gain[a:b] = running_mean(held, window)[a - lo : b - lo]
     return gain
+
+
+def _trailing_min(x: np.ndarray, size: int) -> np.ndarray:
+    """At each frame, the minimum of it and the ``size`` (rounded to even) frames before it."""
+    k = max(1, size // 2)
+    padded = np.concatenate([np.full(2 * k, x[0]), x])
+    return running_min(padded, 2 * k + 1)[k : k + x.shape[0]]
 
 
 def runs(mask: np.ndarray, gap: int) -> list[tuple[int, int]]:

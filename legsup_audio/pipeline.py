@@ -16,7 +16,7 @@ from pathlib import Path
 
 from legsup_audio.checkpoint import during, signals_held
 from legsup_audio.compile.compiler import check_length, compile_script
-from legsup_audio.errors import OutputError
+from legsup_audio.errors import OutputError, UsageError
 from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
 from legsup_audio.render.master import TARGET_LUFS, Loudness, Mastered, master
 from legsup_audio.model import CueScript
@@ -59,16 +59,21 @@ def build(
     engine: SpeechEngine | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_length_ms: int = DEFAULT_MAX_LENGTH_MS,
+    voice: str | None = None,
 ) -> Session:
-    """Parse, speak and compile one script; a session over ``max_length_ms`` is a ``ScriptError``."""
+    """Parse, speak and compile one script; a session over ``max_length_ms`` is a ``ScriptError``.
+
+    ``voice`` names a profile that replaces the script's ``voice:`` (``--voice``).
+    """
     script = load(found)
     check_length(script, max_length_ms)  # before speaking: its silences alone may be too long
-    profile = get_profile(script.voice)
+    profile = get_profile(voice_choice(voice) if voice is not None else script.voice)
     own_engine = engine is None
     try:
         with signals_held():  # a stop signal cannot fall between making the engine (its temp folder) and the try
             engine = engine or make_engine(profile)
-        speaker = Speaker(engine, profile.options, cache or ClipCache())
+        spare = (lambda: make_engine(profile)) if own_engine else None  # a second worker: both cores speak
+        speaker = Speaker(engine, profile.options, cache or ClipCache(), spare)
         clips = speaker.speak(script.spoken_texts(), during("synthesis", progress), where=text_locations(script))
     except OSError as exc:  # a full or read-only disk under the clip cache, most often: one line, for every command
         raise OutputError(speech_failure(exc)) from None
@@ -77,6 +82,17 @@ def build(
             engine.close()
     timeline = compile_script(script, lambda text: clips[text].duration_ms, max_length_ms)
     return Session(script, profile, clips, timeline)
+
+
+def voice_choice(name: str) -> str:
+    """``--voice NAME`` checked: a known profile, or a usage error with the known ones."""
+    from legsup_audio.script.suggest import suggest
+    from legsup_audio.speech.voices import profile_names
+
+    names = profile_names()
+    if name not in names:
+        raise UsageError(f"--voice: no voice profile named '{name}'{suggest(name, names)}; known: {', '.join(names)}")
+    return name
 
 
 def speech_failure(exc: OSError) -> str:

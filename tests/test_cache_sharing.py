@@ -200,7 +200,7 @@ def test_damaged_entries_with_the_real_engine(tmp_path: Path, monkeypatch: pytes
 
     from legsup_audio.output.export import export_session
     from legsup_audio.pipeline import build
-    from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
+    from legsup_audio.speech.piper_engine import PiperEngine
     from legsup_audio.speech.speaker import Speaker
     from legsup_audio.speech.voices import get_profile
 
@@ -211,7 +211,7 @@ def test_damaged_entries_with_the_real_engine(tmp_path: Path, monkeypatch: pytes
                                fmt="wav", sidecars=False).path
     shared = ClipCache(tmp_path / "shared")
     build(script, cache=shared)
-    local = Pyttsx3Engine()  # asked only for its id and version: it starts nothing
+    local = PiperEngine()  # asked only for its id and version: it loads nothing
     speaker = Speaker(local, get_profile("default").options, shared)
     truncated, flipped = shared.path_for(speaker.key("Legs up.")), shared.path_for(speaker.key("Rest now."))
     DAMAGE["truncated"](truncated)

@@ -188,7 +188,7 @@ def test_the_real_engine_speaks_through_the_worker(tmp_path: Path) -> None:
     from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
     from legsup_audio.speech.voices import get_profile
 
-    options = get_profile("default").options  # the built-in espeak-ng profile
+    options = get_profile("classic").options  # the built-in espeak-ng profile
     # Earlier tests' workers may still await garbage collection: only this test's count.
     before = set(children(os.getpid()))
     engine = SupervisedEngine(Pyttsx3Engine)
@@ -211,7 +211,7 @@ def test_the_real_engine_speaks_through_the_worker(tmp_path: Path) -> None:
         "from legsup_audio.speech.voices import get_profile\n"
         "engine = Pyttsx3Engine()\n"
         "try:\n"
-        "    clip = engine.synthesize('Hello there.', get_profile('default').options)\n"
+        "    clip = engine.synthesize('Hello there.', get_profile('classic').options)\n"
         "finally:\n"
         "    engine.close()\n"
         "open(sys.argv[1], 'wb').write(clip.samples.tobytes())\n"

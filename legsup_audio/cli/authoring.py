@@ -64,19 +64,20 @@ def register(app: typer.Typer) -> None:
 
     voices_app = typer.Typer(
         invoke_without_command=True, no_args_is_help=False,
-        help="List voice profiles and the engine's installed voices, by language; `voices try` plays one.",
+        help="List voice profiles and the engines' installed voices, by language; `voices try` plays one.",
     )
 
     @voices_app.callback()
     def voices(
         ctx: typer.Context,
         installed: Annotated[
-            bool, typer.Option("--installed/--profiles-only", help="Also list the engine's voices.")
+            bool, typer.Option("--installed/--profiles-only", help="Also list the engines' voices.")
         ] = True,
+        as_json: Annotated[bool, typer.Option("--json", help="Print profiles and engines as JSON.")] = False,
     ) -> None:
-        """List voice profiles and the speech engine's installed voices, by language."""
+        """List voice profiles and each speech engine's installed voices, by language."""
         if ctx.invoked_subcommand is None:
-            list_voices(installed=installed)
+            list_voices(installed=installed, as_json=as_json)
 
     @voices_app.command("try")
     @reports_errors
@@ -116,28 +117,41 @@ def register(app: typer.Typer) -> None:
 
 @reports_errors
 def list_voices(
-    installed: Annotated[bool, typer.Option("--installed/--profiles-only", help="Also list the engine's voices.")] = True,
+    installed: Annotated[bool, typer.Option("--installed/--profiles-only", help="Also list the engines' voices.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print profiles and engines as JSON.")] = False,
 ) -> None:
-    """List voice profiles and the speech engine's installed voices."""
+    """List voice profiles and each speech engine's installed voices."""
+    import json
+
     from legsup_audio.script.resources import available
+    from legsup_audio.speech.engines import installed_voices
     from legsup_audio.speech.voices import load_profile
 
+    profiles = sorted((load_profile(found.path, found.name) for found in available("voices")),
+                      key=lambda p: (p.language or "?", p.name))
+    engines = {name: installed_voices(name) for name in ("piper", "espeak")} if installed else {}
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "profiles": [p.summary() for p in profiles],
+            "engines": [{"engine": name, "voices": [{"id": v.id, "name": v.name, "languages": list(v.languages)}
+                                                    for v in found]}
+                        for name, found in engines.items()],
+        }, indent=2, ensure_ascii=False) + "\n")
+        return
     table = Table(title="Voice profiles")
-    for column in ("language", "profile", "engine", "voice", "rate", "pitch", "description"):
+    for column in ("language", "profile", "engine", "voice", "pace", "pitch", "description"):
         table.add_column(column)
-    profiles = [load_profile(found.path, found.name) for found in available("voices")]
-    for p in sorted(profiles, key=lambda p: (p.language or "?", p.name)):
-        table.add_row(p.language or "?", p.name, p.engine, p.voice, str(p.rate), "" if p.pitch is None else str(p.pitch),
+    for p in profiles:
+        pace = (f"{p.pace:g}x" if p.pace else "") if p.engine == "piper" else f"{p.rate} wpm"
+        voice = Path(p.voice).name if p.engine == "piper" else p.voice
+        table.add_row(p.language or "?", p.name, p.engine, voice, pace, "" if p.pitch is None else str(p.pitch),
                       p.description)
     out.print(table)
-    if installed:
-        from legsup_audio.speech.engines import installed_voices
-
-        voices = installed_voices("espeak")
+    for name, voices in engines.items():
         by_lang: dict[str, list[str]] = {}
         for v in voices:
             by_lang.setdefault(v.languages[0] if v.languages else "?", []).append(v.id)
-        table = Table(title=f"espeak-ng voices ({len(voices)})")
+        table = Table(title=f"{name} voices ({len(voices)})")
         table.add_column("language")
         table.add_column("voice ids")
         for lang in sorted(by_lang):

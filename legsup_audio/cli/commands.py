@@ -8,6 +8,7 @@ commands (``new``, ``schema``, ``voices``) are added from ``authoring``.
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 from collections.abc import Callable
@@ -63,6 +64,11 @@ MaxLength = Annotated[
 ]
 
 
+VoiceOpt = Annotated[
+    str | None, typer.Option("--voice", help="Speak with this voice profile instead of the script's (see `legsup voices`).")
+]
+
+
 def _max_length_ms(value: str | None) -> int:
     """``--max-length`` in ms; a bad value is a usage error (exit 2), not a traceback."""
     from legsup_audio.units import HINT, parse_duration
@@ -115,6 +121,7 @@ def export(
     ] = None,
     no_background: NoBackground = False,
     max_length: MaxLength = None,
+    voice: VoiceOpt = None,
 ) -> None:
     """Render scripts to tagged audio files with .lrc/.vtt captions (default output/<script-id>.mp3).
 
@@ -124,23 +131,18 @@ def export(
     from legsup_audio.cli.progress import ProgressDisplay
 
     def wrote(result: ExportResult) -> None:
+        whole = "" if result.lufs is None or not math.isfinite(result.lufs) else f", whole file {result.lufs:.1f} LUFS"
         out.print(
             f"wrote {result.path} ({format_ms(result.duration_ms)}, "
-            f"{'stereo' if result.channels == 2 else 'mono'}, {result.gain_db:+.1f} dB to -16 LUFS)"
+            f"{'stereo' if result.channels == 2 else 'mono'}, voice at -16 LUFS{whole})"
         )
-        if result.lufs is not None:
-            typer.echo(
-                f"warning: {result.path} reaches only {result.lufs:.1f} LUFS: its background is loud for how "
-                "little is spoken, and raising it further would squash the voice; lower the background levels",
-                err=True,
-            )
 
     names: list[str | None] = list(scripts or [None])
     limit = _max_length_ms(max_length)
     with ProgressDisplay(err, tracks=len(names), stdout_is_terminal=out.is_terminal) as display:
         batch = export_scripts(names, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
                                progress=display, on_track=wrote, background=not no_background,
-                               max_length_ms=limit)
+                               max_length_ms=limit, voice=voice)
     if batch.playlist is not None:
         total = sum(track.duration_ms for track in batch.tracks)
         out.print(f"wrote {batch.playlist} ({len(batch.tracks)} tracks, {format_ms(total)})")
@@ -157,13 +159,14 @@ def play(
     ] = None,
     no_background: NoBackground = False,
     max_length: MaxLength = None,
+    voice: VoiceOpt = None,
 ) -> None:
     """Play a session through the sound card, with a progress display and keys."""
     from legsup_audio.output.encode import mastering_target
     from legsup_audio.pipeline import build, mastered
     from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
 
-    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length))
+    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
     start_ms = 0 if from_step is None else _step_start(session.timeline, from_step)
     # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
     source, _ = mastered(session, mastering_target("wav"), background=not no_background)
@@ -191,11 +194,12 @@ def timeline(
     script: ScriptArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
     max_length: MaxLength = None,
+    voice: VoiceOpt = None,
 ) -> None:
     """Print the compiled timeline of a script: a table, or JSON with --json."""
     from legsup_audio.pipeline import build
 
-    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length))
+    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
     tl = session.timeline
     if as_json:
         sys.stdout.write(tl.to_json())

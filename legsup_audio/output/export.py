@@ -72,7 +72,7 @@ class ExportResult:
     channels: int
     title: str = ""
     sidecars: tuple[Path, ...] = ()
-    lufs: float | None = None  # the finished loudness, when it misses the target
+    lufs: float | None = None  # the file's integrated loudness (all of it, not only the voice), as measured
 
 
     @property
@@ -232,9 +232,10 @@ def export_session(
                     if target.read_text(encoding="utf-8") == text:
                         target.unlink()
         raise
-    short = source.expected_lufs is not None and source.expected_lufs < mastering_target(fmt) - 0.5
+    measured = source.measured()  # of the PCM as encoded; the encoder's own loss is known per format
+    lufs = measured.integrated - FORMATS[fmt].loudness_loss_db if measured is not None else None
     return ExportResult(dest, timeline.duration, loudness, source.gain_db, source.channels, timeline.title,
-                        tuple(side_targets), source.expected_lufs - FORMATS[fmt].loudness_loss_db if short else None)
+                        tuple(side_targets), lufs)
 
 
 def _batch_folder(output: Path | None) -> Path:
@@ -267,6 +268,7 @@ def export_scripts(
     progress: Progress | None = None,
     on_track: Callable[[ExportResult], None] | None = None,
     max_length_ms: int = DEFAULT_MAX_LENGTH_MS,
+    voice: str | None = None,
 ) -> BatchResult:
     """Export one script, or several as a numbered batch with a playlist; then copy to ``to``.
 
@@ -291,7 +293,8 @@ def export_scripts(
     total = len(names)
     with Job(total=total, folder=folder) as job:
         return _export_all(job, names, folder, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
-                           background=background, progress=progress, on_track=on_track, max_length_ms=max_length_ms)
+                           background=background, progress=progress, on_track=on_track, max_length_ms=max_length_ms,
+                           voice=voice)
 
 
 def _export_all(
@@ -308,6 +311,7 @@ def _export_all(
     progress: Progress | None,
     on_track: Callable[[ExportResult], None] | None,
     max_length_ms: int,
+    voice: str | None = None,
 ) -> BatchResult:
     batch = folder is not None
     total = len(names)
@@ -319,7 +323,7 @@ def _export_all(
             progress.track(index, total, label)
         try:
             session = build(name, progress=progress.phase("speaking") if progress else None,
-                            max_length_ms=max_length_ms)
+                            max_length_ms=max_length_ms, voice=voice)
             if not background:
                 session = without_background(session)
             if folder is not None:

@@ -36,11 +36,15 @@ from legsup_audio.render.levels import Profile, measure_layer
 from legsup_audio.render.mix import BLOCK_FRAMES, Described, Mix
 
 TARGET_LUFS = -16.0
-#: The limiter's ceiling.  The product promises -1 dBTP in the exported file, but
-#: MP3 encoding of limited speech overshoots by up to ~1.4 dB (measured with
-#: ffmpeg's ebur128 on the built-in session: -1.6 dBTP), so the PCM is held 2 dB lower.
-CEILING_DBTP = -3.0
+#: The limiter's ceiling.  The product promises -1 dBTP in the exported file; MP3
+#: encoding of the (clip-limited) neural voice overshoots by a few tenths of a dB,
+#: so the PCM is held a dB lower.  The speak stage limits each clip so that at
+#: the target gain it already stays under this (``speaker.VOICE_PEAK_DBTP``).
+CEILING_DBTP = -2.0
 LIMITER_WINDOW_S = 0.010  # gain changes are spread over 10 ms: fast, but no clicks
+#: After a peak the limiter's gain is held this long before it recovers, so it never
+#: follows the voice's pitch (a period is 4-10 ms) and shapes no waveform, only levels.
+LIMITER_HOLD_S = 0.080
 GAIN_PASSES = 8  # at most this many gains tried to correct for the limiter (each is cheap: see LimiterModel)
 GAIN_TOLERANCE_LU = 0.05
 #: Measuring where the limiter acts starts this many 100 ms steps early (the K-weighting
@@ -61,6 +65,11 @@ FORK_GRACE_S = 5.0
 #: counts the bed, so the voice must be pressed up to -16 LUFS): 12 dB reaches the
 #: target for 18% speech over a -36 dB drone, beyond that the file is left quieter.
 MAX_LIMITING_DB = 12.0
+
+
+def limiter_hold(rate: int) -> int:
+    """How long the limiter holds its gain after a peak, in frames."""
+    return int(rate * LIMITER_HOLD_S)
 
 
 def limiter_window(rate: int) -> int:
@@ -280,8 +289,17 @@ class Mastered:
         self.gain = float(10 ** (gain_db / 20))
         self.ceiling = float(10 ** (ceiling_dbtp / 20))
         self.window = limiter_window(self.rate)
+        self.hold = limiter_hold(self.rate)
         # Context either side so the limiter sees the same neighbourhood whatever the block.
-        self.margin = 2 * self.window + 64
+        self.margin = self.hold + 2 * self.window + 64
+        self._meter = LoudnessMeter(self.rate, self.channels)
+        self._metered = 0  # frames fed to the meter: reads in order from the start are measured
+
+    def measured(self) -> Loudness | None:
+        """Integrated loudness and sample peak of what was read, once every frame was read in order."""
+        if self._metered < self.total:
+            return None
+        return Loudness(self._meter.integrated(), db(self._meter.peak))
 
     def render(self, start: int, n: int) -> np.ndarray:
         """float32, shape (n, channels): the gained and limited frames [start, start + n)."""
@@ -293,47 +311,36 @@ class Mastered:
         x = self.mix.render(a, b - a)
         x *= np.float32(self.gain)
         if self.limit and float(np.abs(x).max()) > self.ceiling * HOT:
-            x *= limiter_gain(x, self.ceiling, self.window)[:, None]
+            x *= limiter_gain(x, self.ceiling, self.window, self.hold)[:, None]
         piece = x[start - a : start - a + n]
         out[: piece.shape[0]] = piece
         return out
 
     def read(self, start: int, n: int) -> np.ndarray:
         """int16, shape (n, channels): frames [start, start + n) of the finished session."""
-        y = np.rint(self.render(start, n) * 32767.0)
-        return np.clip(y, -32768, 32767).astype(np.int16)
+        x = self.render(start, n)
+        if start == self._metered and start < self.total:
+            self._meter.feed(x[: self.total - start])
+            self._metered = min(self.total, start + n)
+        return np.clip(np.rint(x * 32767.0), -32768, 32767).astype(np.int16)
 
 
 def master(mix: Mix, target_lufs: float = TARGET_LUFS, store: AnalysisStore | None = None) -> tuple[Mastered, Loudness]:
-    """Measure the mix and return it gained to ``target_lufs`` and peak-limited.
+    """The mix with the voice at ``target_lufs`` while it speaks, peaks held under the ceiling.
 
-    The limiter may take at most ``MAX_LIMITING_DB`` off the loudest peaks: when a
-    steady bed under sparse speech would need more (the gating of BS.1770 counts
-    the bed), the session is left quieter than the target rather than squashing
-    the voice, and ``Mastered.expected_lufs`` says by how much.  With a ``store``,
-    the analysis of a mix seen before is read instead of made again, and a new
-    one is kept for next time (the result is the same either way).
+    Voice-anchored loudness (the dialogue anchoring of ATSC A/85 and EBU R128):
+    the speak stage levels every clip to ``VOICE_LUFS``, so one known gain puts
+    the voice at the target, and every other layer keeps its level relative to
+    the voice.  No analysis of the mix is needed; the file's integrated loudness
+    is whatever the content makes it, measured as it is written
+    (``Mastered.measured``).  ``store`` is accepted for callers of the old
+    analysing master and unused.
     """
-    step = mix.rate // 10
-    count = mix.total // step
-    key = fingerprint(mix) if store is not None else None
-    saved = store.load(key) if store is not None and key is not None else None
-    if saved is not None and _restorable(saved, count):
-        planned = Profile(saved["energies"], saved["peaks"])
-        bed = Profile(saved["bed_energies"], saved["bed_peaks"])
-    else:
-        saved = None
-        parts = profiles(mix)
-        planned = _total(parts, count)
-        bed = _total([part for part, layer in zip(parts, mix.layers) if getattr(layer, "background", False)], count)
-    model = LimiterModel(mix, planned, 10 ** (CEILING_DBTP / 20), limiter_window(mix.rate), bed=bed)
-    if saved is not None:
-        model.restore(saved)
-    result, loudness = _decide(mix, target_lufs, planned, model)
-    if store is not None and key is not None and (saved is None or model.rendered):
-        store.save(key, {"energies": planned.energies, "peaks": planned.peaks, "bed_energies": bed.energies,
-                         "bed_peaks": bed.peaks, **model.state()})
-    return result, loudness
+    from legsup_audio.speech.speaker import VOICE_LUFS
+
+    del store
+    gain_db = target_lufs - VOICE_LUFS
+    return Mastered(mix, gain_db), Loudness(VOICE_LUFS, float("nan"))
 
 
 def _restorable(saved: dict[str, np.ndarray], count: int) -> bool:

@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from legsup_audio.render.levels import Profile
-from legsup_audio.speech.cache import ClipRef
+from legsup_audio.speech.cache import MIX_GAIN, ClipRef
 from legsup_audio.compile.timeline import Timeline
 from legsup_audio.units import SAMPLE_RATE, ms_to_frame
 
@@ -99,7 +99,7 @@ class VoiceTrack:
         if samples is None:
             clip = self._refs[text].load()
             up, down = self._ratio(clip.rate)
-            samples = clip.samples.astype(np.float32) / 32768.0
+            samples = clip.samples.astype(np.float32) * np.float32(MIX_GAIN / 32768.0)  # stored with headroom
             if (up, down) != (1, 1):
                 from scipy.signal import resample_poly
 
@@ -122,7 +122,7 @@ class VoiceTrack:
         out = np.zeros(count)
         per_ms = step * 1000 // self.rate
         for start_ms, text in zip(self._start_ms, self._texts):
-            energy = self._refs[text].stats().energy_ms
+            energy = self._refs[text].stats().energy_ms * MIX_GAIN**2  # stored with headroom
             slots = (start_ms + np.arange(energy.shape[0])) // per_ms
             keep = slots < count
             if keep.any():
@@ -146,7 +146,7 @@ class VoiceTrack:
                 continue
             clip = np.abs(self._clip(text))
             if text not in factors:  # the clip's true peak over its sample peak: how far between-sample peaks reach
-                factors[text] = max(1.0, self._refs[text].stats().true_peak / max(float(clip.max()), 1e-12))
+                factors[text] = max(1.0, self._refs[text].stats().true_peak * MIX_GAIN / max(float(clip.max()), 1e-12))
             starts = np.maximum(np.arange(k0, k1) * step - at, 0)
             peaks[k0:k1] = np.maximum(peaks[k0:k1], np.maximum.reduceat(clip, starts) * factors[text])
         return Profile(self.energies(step, count), peaks)

@@ -20,10 +20,16 @@ from legsup_audio.errors import SpeechError
 class SpeechOptions:
     """Everything that changes how a text sounds; all of it goes into the cache key."""
 
-    voice: str  # the engine's voice id
-    rate: int  # words per minute
+    voice: str  # the engine's voice id (Piper: ``joe`` or a model path)
+    rate: int  # words per minute (espeak-ng; Piper's pace is ``length_scale``)
     volume: float  # 0.0 to 1.0
     pitch: int | None = None  # engine units (espeak: 0-99, 50 normal)
+    length_scale: float | None = None  # Piper: > 1 speaks slower; None: the voice's own
+    noise_scale: float | None = None  # Piper: variation in the sound of each phoneme
+    noise_w: float | None = None  # Piper: variation in phoneme lengths
+    sentence_pause_ms: int = 0  # silence put between sentences (Piper leaves none)
+    ellipsis_pause_ms: int = 0  # silence for "..." in a cue (0: the text is left to the engine)
+    model_digest: str = ""  # checksum of the voice's model files, so a changed model is never mixed up
 
 
 @dataclass(frozen=True, slots=True)

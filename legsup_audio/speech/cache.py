@@ -38,7 +38,11 @@ from legsup_audio.speech.base import Clip, SpeechOptions, clip_ms
 from legsup_audio.units import ms_to_frame
 
 #: Bump when the way clips are post-processed (trimming, levelling) or stored changes.
-CLIP_FORMAT = "voice-v3"
+CLIP_FORMAT = "voice-v4"
+#: Clips are stored this far under their level in the mix, so a voice's natural peaks
+#: fit in 16 bits; the voice track adds it back (in float) when it places them.
+STORE_HEADROOM_DB = 10.0
+MIX_GAIN = 10 ** (STORE_HEADROOM_DB / 20)
 CACHE_ENV = "LEGSUP_CACHE_DIR"
 
 

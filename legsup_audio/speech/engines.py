@@ -1,9 +1,9 @@
 """The engine seam's factory: which ``SpeechEngine`` a profile or a listing gets.
 
-Owns mapping an engine name (``espeak``, ``fake``: see ``voices.ENGINES``) to its class,
-imported only when used (pyttsx3 is slow to load), and the two ways an engine is made:
-supervised in a worker process for speaking (a hung call can be stopped), and in this
-process for listing its installed voices.  Nothing else names an engine class.
+Owns mapping an engine name (``piper``, ``espeak``, ``fake``: see ``voices.ENGINES``) to
+its class, imported only when used (pyttsx3 and onnxruntime are slow to load), and
+making one supervised in a worker process (a hung call can be stopped), for speaking
+and for listing its installed voices.  Nothing else names an engine class.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ from legsup_audio.speech.voices import VoiceProfile
 
 
 def engine_class(name: str) -> type[SpeechEngine]:
-    """The class of the engine a profile names (``espeak`` for anything but ``fake``)."""
+    """The class of the engine a profile names (``espeak`` for anything but ``fake`` and ``piper``)."""
     if name == "fake":
         from legsup_audio.speech.fake import FakeEngine
 
         return FakeEngine
+    if name == "piper":
+        from legsup_audio.speech.piper_engine import PiperEngine
+
+        return PiperEngine
     from legsup_audio.speech.pyttsx3_engine import Pyttsx3Engine
 
     return Pyttsx3Engine
@@ -31,8 +35,10 @@ def make_engine(profile: VoiceProfile) -> SpeechEngine:
 
 
 def installed_voices(name: str = "espeak") -> list[VoiceInfo]:
-    """The voices the named engine offers, from a fresh engine in this process, closed after."""
-    engine = engine_class(name)()
+    """The voices the named engine offers, asked of it in a worker (as it speaks), closed after."""
+    from legsup_audio.speech.supervised import SupervisedEngine
+
+    engine = SupervisedEngine(engine_class(name))
     try:
         return engine.voices()
     finally:

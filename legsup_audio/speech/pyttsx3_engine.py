@@ -1,12 +1,14 @@
-"""The real speech engine: pyttsx3 driving the espeak-ng library, offline.
+"""The espeak-ng speech engine: its voices listed through pyttsx3, its clips spoken fresh.
 
 Owns every quirk of pyttsx3 2.99 on espeak-ng (see shared/notes/STACK.md) so the
-rest of the program never sees them: ``runAndWait`` can return before the WAV is
-complete or even exists, so each clip goes to a fresh path and is checked
-(header, frame count, file size) before it is accepted, with retries and a fresh
-engine after repeated failures; unknown voice ids are rejected instead of being
-silently ignored; the "Audio saved to" lines pyttsx3 prints are swallowed.  One
-engine instance is used from one thread only.
+rest of the program never sees them.  pyttsx3 lists the installed voices (and
+unknown voice ids are rejected instead of being silently ignored).  Clips are
+not spoken through pyttsx3: its driver runs espeak-ng asynchronously, and
+espeak-ng carries state from one utterance to the next, so the same text came
+out differently depending on what the process had said.  Each clip is spoken
+by a fresh ``espeak-ng`` process (same library, same voices) into a fresh
+path, checked (header, frame count, file size) and retried; the "Audio saved
+to" lines pyttsx3 prints are swallowed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import subprocess
 import tempfile
 import time
 import uuid
@@ -26,7 +29,7 @@ import numpy as np
 from legsup_audio.errors import SetupError, SpeechError
 from legsup_audio.speech.base import Clip, ClipFailed, SpeechEngine, SpeechOptions, VoiceInfo
 
-#: How often one text is tried before giving up, and how long to wait for the file.
+#: How often one text is tried before giving up, and (times ten) how long one try may take.
 ATTEMPTS = 5
 FILE_WAIT_S = 3.0
 
@@ -85,7 +88,7 @@ class Pyttsx3Engine(SpeechEngine):
             lib = metadata.version("pyttsx3")
         except metadata.PackageNotFoundError:  # pragma: no cover
             lib = "unknown"
-        return f"pyttsx3-{lib}/espeak-ng-{_espeak_version()}"
+        return f"pyttsx3-{lib}/espeak-ng-{_espeak_version()}/fresh-process"
 
     def voices(self) -> list[VoiceInfo]:
         if self._voices is None:
@@ -102,23 +105,35 @@ class Pyttsx3Engine(SpeechEngine):
 
             near = suggest(options.voice, [v.id for v in self.voices()])
             raise SpeechError(f"espeak-ng has no voice '{options.voice}'{near}; `legsup voices` lists the installed ones")
+        return self._speak_fresh(text, options)
+
+    def _speak_fresh(self, text: str, options: SpeechOptions) -> Clip:
+        """One clip from a fresh espeak-ng process, so that it depends on nothing spoken before.
+
+        espeak-ng's wave generator keeps state across utterances (its flutter and
+        pitch carry on from the last one), and pyttsx3 runs it asynchronously: in
+        one process the same text gave different samples depending on what came
+        before, and once in ~45 cold runs a first clip came out at pyttsx3's default
+        rate.  espeak-ng's own program starts from rest every time (the same
+        library and voices), costs ~30 ms a clip, and writes a complete WAV.
+        """
+        program = shutil.which("espeak-ng")
+        if program is None:
+            raise SetupError(MISSING_LIBRARY)
         last_problem = "no audio"
-        for attempt in range(ATTEMPTS):
-            if attempt >= 2:
-                self._restart()  # a wedged engine gets a fresh start
-            engine = self._get()
+        for _ in range(ATTEMPTS):
             path = self._tmp / f"{uuid.uuid4().hex}.wav"  # fresh path: never a stale clip
+            command = [program, "-b", "1", "-v", options.voice, "-s", str(options.rate),
+                       "-a", str(round(options.volume * 100)), "-w", str(path)]
+            if options.pitch is not None:
+                command += ["-p", str(options.pitch)]
             try:
-                engine.setProperty("voice", options.voice)
-                engine.setProperty("rate", options.rate)
-                engine.setProperty("volume", options.volume)
-                if options.pitch is not None:
-                    engine.setProperty("pitch", options.pitch)
-                with _quiet():
-                    engine.save_to_file(text, str(path))
-                    engine.runAndWait()
-                clip = _wait_for_wav(path)
-            except (RuntimeError, ValueError, OSError, wave.Error) as exc:
+                done = subprocess.run(command, input=text.encode("utf-8"), capture_output=True, timeout=FILE_WAIT_S * 10,
+                                      check=False)
+                clip = _read_complete_wav(path) if done.returncode == 0 else None
+                if clip is None:
+                    last_problem = done.stderr.decode(errors="replace").strip()[:200] or f"status {done.returncode}"
+            except (OSError, subprocess.TimeoutExpired) as exc:
                 last_problem = str(exc) or type(exc).__name__
                 clip = None
             finally:
@@ -127,16 +142,6 @@ class Pyttsx3Engine(SpeechEngine):
             if clip is not None:
                 return clip
         raise ClipFailed(f"espeak-ng gave no usable audio for {text[:60]!r} after {ATTEMPTS} tries ({last_problem})")
-
-
-def _wait_for_wav(path: Path) -> Clip | None:
-    """The clip at ``path`` once it is complete, or None if it never is."""
-    deadline = time.monotonic() + FILE_WAIT_S
-    while True:
-        clip = _read_complete_wav(path)
-        if clip is not None or time.monotonic() > deadline:
-            return clip
-        time.sleep(0.005)
 
 
 def _read_complete_wav(path: Path) -> Clip | None:

@@ -3,10 +3,14 @@
 Owns the one place where engines are called: one call per distinct text that is
 not already cached, each result checked (audible, non-empty), then made ready to
 mix once, before it is stored: trimmed of leading and trailing silence,
-resampled to the session rate, levelled to a common loudness (so every cue
-sounds equally loud, and the voice profile's volume is a level relative to the
-background) and peak-limited (espeak-ng's voice has a very high crest factor;
-taming it here, once per clip, keeps the master limiter out of the way).
+resampled to the session rate, faded over a few ms at each edge and levelled
+by one gain to a common loudness (so every cue sounds equally loud, and the
+voice profile's volume is a level relative to the background), and only its
+loudest syllables held by a gentle look-ahead limiter (a held release that never
+follows the pitch); nothing else changes the waveform.  A cue's inline
+pauses and "..." (``pacing``) split it into pieces spoken separately and
+joined with exact silences.  Distinct texts are spoken by two engines at once
+when the caller gives a spare.
 Callers get ``ClipRef``s whose lengths drive the compiler and whose samples
 feed the renderer; a ref whose entry turns out damaged when it is loaded asks
 the speaker to make it again.  When the engine fails on one text, the error
@@ -15,59 +19,98 @@ names the script line of the first cue that speaks it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import queue
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
-from legsup_audio.dsp import k_weighted_squares, limiter_gain
+from legsup_audio.dsp import integrated, k_weighted_squares, limiter_gain
 from legsup_audio.errors import SpeechError
 from legsup_audio.model import CueScript, Say
 from legsup_audio.units import SAMPLE_RATE, ms_to_frame
 from legsup_audio.speech.base import Clip, ClipFailed, SpeechEngine, SpeechOptions
-from legsup_audio.speech.cache import ClipCache, ClipRef, clip_key
+from legsup_audio.speech.cache import STORE_HEADROOM_DB, ClipCache, ClipRef, clip_key
+from legsup_audio.speech.pacing import pieces
 
 #: Trimming: samples quieter than this (relative to the clip's peak) count as silence,
 #: and this much is kept before the first / after the last audible sample.
 TRIM_THRESHOLD_DB = -40.0
 TRIM_MARGIN_MS = 5
-#: Every clip is levelled to this loudness (K-weighted, over the trimmed speech)
-#: at volume 1.0, and its true peak held under VOICE_PEAK_DBTP.  A session must
-#: end at -16 LUFS with true peak under the master ceiling (-3 dBTP before
-#: encoding), and a session's gated loudness sits 2-5 dB under its clips', so
-#: clips may peak about 8 dB over their loudness: then the master only applies
-#: a gain and its limiter has nothing to do.
+#: Every clip is levelled to VOICE_LUFS (K-weighted and gated like BS.1770, so the
+#: pauses inside a cue do not count) at volume 1.0: the voice's loudness in the mix,
+#: which the master raises by one known gain to -16 LUFS.  Clips are stored
+#: STORE_HEADROOM_DB lower (see ``cache``), so a voice's natural peaks fit in 16 bits.
 VOICE_LUFS = -20.0
-VOICE_PEAK_DBTP = -12.0
-VOICE_LIMITER_WINDOW_S = 0.004
+#: The true-peak ceiling of a levelled clip: the master adds 4 dB (to -16 LUFS; 4.4 dB
+#: for MP3, whose encoding loses 0.4 dB) and holds -2 dBTP, so a clip must peak 2.5 dB
+#: under the gain it is given.  A neural
+#: voice peaks about 20 dB over its loudness, so its loudest syllables come down by
+#: a few dB here, once per clip, and the master's limiter is left with nothing to do.
+VOICE_PEAK_DBTP = -6.5
+#: The clip limiter: gain changes ramp over VOICE_LIMITER_RAMP_S and, after a peak, hold
+#: for VOICE_LIMITER_HOLD_S: it lowers a syllable, never follows the pitch (4-10 ms).
+VOICE_LIMITER_RAMP_S = 0.010
+VOICE_LIMITER_HOLD_S = 0.040
+#: At most this many gains are tried to make up what the limiter takes (0.05 LU).
+LEVEL_PASSES = 10
+#: Each clip fades in and out over this long, so speech never starts with a jump.
+EDGE_FADE_MS = 4
+#: Everything above that shapes a stored clip; part of every cache key, so a change
+#: here makes clips again instead of mixing old and new.
+CHAIN = (f"lufs{VOICE_LUFS}/tp{VOICE_PEAK_DBTP}/ramp{VOICE_LIMITER_RAMP_S}/hold{VOICE_LIMITER_HOLD_S}"
+         f"/fade{EDGE_FADE_MS}/trim{TRIM_THRESHOLD_DB},{TRIM_MARGIN_MS}")
 
 
 def clip_loudness(x: np.ndarray, rate: int) -> float:
-    """K-weighted loudness of a short clip, ungated (it is trimmed speech)."""
-    power = float(np.mean(k_weighted_squares(x, rate)))
+    """K-weighted loudness of a clip, gated as BS.1770 (ungated when under 0.4 s)."""
+    squares = k_weighted_squares(x, rate)
+    step = rate // 10
+    whole = squares.shape[0] // step * step
+    if whole >= 4 * step:
+        gated = integrated(squares[:whole].reshape(-1, step).sum(axis=1), step)
+        if np.isfinite(gated):
+            return gated
+    power = float(np.mean(squares)) if squares.size else 0.0
     return -0.691 + 10 * np.log10(power) if power > 0 else float("-inf")
 
 
 def voice(clip: Clip, volume: float = 1.0, rate: int = SAMPLE_RATE) -> Clip:
-    """A trimmed clip made ready to mix: at ``rate``, levelled and peak-limited."""
+    """A trimmed clip made ready to mix: at ``rate``, faded at its edges, levelled, its rare peaks held.
+
+    One gain sets the loudness; a look-ahead true-peak limiter with a held
+    release brings down only the syllables that would pass VOICE_PEAK_DBTP, and
+    the gain is corrected for what that took, so every clip keeps its loudness.
+    The stored clip sits STORE_HEADROOM_DB under its level in the mix.
+    """
     x = clip.samples.astype(np.float64) / 32768.0
     if clip.rate != rate:
         from scipy.signal import resample_poly
 
         g = np.gcd(rate, clip.rate)
         x = resample_poly(x, rate // g, clip.rate // g)
-    window = max(1, int(rate * VOICE_LIMITER_WINDOW_S))
+    fade = min(x.shape[0] // 2, rate * EDGE_FADE_MS // 1000)
+    if fade:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
+        x[:fade] *= ramp
+        x[-fade:] *= ramp[::-1]
     target = VOICE_LUFS + 20 * np.log10(max(volume, 1e-3))
-    ceiling = 10 ** ((target + VOICE_PEAK_DBTP - VOICE_LUFS) / 20)
-    gain = 1.0
-    for _ in range(3):  # limiting lowers the loudness a little: correct for it
+    ceiling = 10 ** ((VOICE_PEAK_DBTP + target - VOICE_LUFS) / 20)
+    window, hold = max(1, int(rate * VOICE_LIMITER_RAMP_S)), int(rate * VOICE_LIMITER_HOLD_S)
+    loudness = clip_loudness(x, rate)
+    gain = 10 ** ((target - loudness) / 20) if np.isfinite(loudness) else 1.0
+    y = x * gain
+    for _ in range(LEVEL_PASSES):  # limiting lowers the loudness: raise the gain until it is made up
         y = x * gain
-        y = y * limiter_gain(y[:, None], ceiling, window)
+        y = y * limiter_gain(y[:, None], ceiling, window, hold)
         missed = target - clip_loudness(y, rate)
-        if abs(missed) < 0.1:
+        if not np.isfinite(missed) or abs(missed) < 0.05:
             break
-        gain *= 10 ** (missed / 20)
+        # Once the limiter bites, loudness grows more slowly than the gain: step further.
+        gain *= 10 ** (1.5 * missed / 20)
+    y = y * 10 ** (-STORE_HEADROOM_DB / 20)
     return Clip(np.clip(np.rint(y * 32767), -32768, 32767).astype(np.int16), rate)
 
 
@@ -89,14 +132,20 @@ def trim_silence(clip: Clip) -> Clip | None:
 
 @dataclass
 class Speaker:
-    """Turns texts into cached clips with one engine and one set of options."""
+    """Turns texts into cached clips with one engine and one set of options.
+
+    ``spare`` makes a second engine (its own worker process) when more than one
+    text must be synthesised, so both cores speak; every engine gives the same
+    samples for the same text, so which one speaks a text does not matter.
+    """
 
     engine: SpeechEngine
     options: SpeechOptions
     cache: ClipCache
+    spare: Callable[[], SpeechEngine] | None = None
 
     def key(self, text: str) -> str:
-        return clip_key(self.engine.id, self.engine.version(), self.options, text)
+        return clip_key(self.engine.id, f"{self.engine.version()}|{CHAIN}", self.options, text)
 
     def speak(
         self,
@@ -111,36 +160,98 @@ class Speaker:
         """
         unique = list(dict.fromkeys(texts))
         where = where or {}
-        version = self.engine.version()  # once: engines may be slow to report it
+        version = f"{self.engine.version()}|{CHAIN}"  # once: engines may be slow to report it
+        keys = {text: clip_key(self.engine.id, version, self.options, text) for text in unique}
         refs: dict[str, ClipRef] = {}
-        for done, text in enumerate(unique, start=1):
-            key = clip_key(self.engine.id, version, self.options, text)
-            ref = self.cache.get(key)
-            if ref is None:
-                ref = self.cache.put(key, self._synthesize(text, where.get(text)))
-                ref.stats()  # measured now, while the clip is fresh, for every later export
-            refs[text] = ref.with_repair(partial(self._remake, key, text, where.get(text)))
+        missing = []
+        for text in unique:
+            if (ref := self.cache.get(keys[text])) is not None:
+                refs[text] = ref
+            else:
+                missing.append(text)
+        done = len(refs)
+        if progress and done:
+            progress(done, len(unique))
+        for text, clip in self._synthesize_all(missing, where):
+            ref = self.cache.put(keys[text], clip)
+            ref.stats()  # measured now, while the clip is fresh, for every later export
+            refs[text] = ref
+            done += 1
             if progress:
                 progress(done, len(unique))
-        return refs
+        return {text: refs[text].with_repair(partial(self._remake, keys[text], text, where.get(text)))
+                for text in unique}
+
+    def _synthesize_all(self, texts: list[str], where: Mapping[str, str]) -> Iterator[tuple[str, Clip]]:
+        """(text, clip) for each text, in order; two engines at once when there is a spare."""
+        if len(texts) < 2 or self.spare is None:
+            for text in texts:
+                yield text, self._synthesize(text, where.get(text), self.engine)
+            return
+        spare = self.spare()
+        try:
+            engines: queue.Queue[SpeechEngine] = queue.Queue()
+            engines.put(self.engine)
+            engines.put(spare)
+
+            def job(text: str) -> Clip:
+                engine = engines.get()
+                try:
+                    return self._synthesize(text, where.get(text), engine)
+                finally:
+                    engines.put(engine)
+
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="legsup-speak") as pool:
+                futures = [pool.submit(job, text) for text in texts]
+                try:
+                    for text, future in zip(texts, futures):
+                        yield text, future.result()
+                finally:
+                    for future in futures:
+                        future.cancel()
+        finally:
+            spare.close()
 
     def _remake(self, key: str, text: str, location: str | None) -> ClipRef:
-        ref = self.cache.put(key, self._synthesize(text, location))
+        ref = self.cache.put(key, self._synthesize(text, location, self.engine))
         ref.stats()  # the old sidecar belongs to the damaged entry
         return ref
 
-    def _synthesize(self, text: str, location: str | None = None) -> Clip:
+    def _synthesize(self, text: str, location: str | None, engine: SpeechEngine) -> Clip:
         try:
-            raw = self.engine.synthesize(text, self.options)
-            trimmed = trim_silence(raw)
-            if trimmed is None:
-                raw = self.engine.synthesize(text, self.options)  # one more try: a racy empty clip
-                trimmed = trim_silence(raw)
-            if trimmed is None:
-                raise ClipFailed(f"the speech engine produced no audible sound for {text[:60]!r}")
+            parts = pieces(text, self.options.ellipsis_pause_ms)
+            if parts == [" ".join(text.split())]:
+                parts = [text]  # nothing to split: the engine hears the text exactly as written
+            clips = [self._piece(engine, piece) if isinstance(piece, str) else piece for piece in parts]
+            rates = {c.rate for c in clips if isinstance(c, Clip)}
+            if not rates:
+                raise ClipFailed(f"there is nothing to say in {text[:60]!r}, only pauses")
+            rate = rates.pop() if len(rates) == 1 else SAMPLE_RATE
+            joined = np.concatenate([
+                np.zeros(rate * c // 1000, dtype=np.int16) if isinstance(c, int) else _at_rate(c, rate)
+                for c in clips])
         except ClipFailed as exc:
             raise SpeechError(f"{location}: {exc}" if location else str(exc)) from None
-        return voice(trimmed, self.options.volume)
+        return voice(Clip(joined, rate), self.options.volume)
+
+    def _piece(self, engine: SpeechEngine, text: str) -> Clip:
+        """One piece of a cue's text, spoken and trimmed."""
+        trimmed = trim_silence(engine.synthesize(text, self.options))
+        if trimmed is None:
+            trimmed = trim_silence(engine.synthesize(text, self.options))  # one more try: a racy empty clip
+        if trimmed is None:
+            raise ClipFailed(f"the speech engine produced no audible sound for {text[:60]!r}")
+        return trimmed
+
+
+def _at_rate(clip: Clip, rate: int) -> np.ndarray:
+    if clip.rate == rate:
+        return clip.samples
+    from scipy.signal import resample_poly
+
+    g = np.gcd(rate, clip.rate)
+    y = resample_poly(clip.samples.astype(np.float64), rate // g, clip.rate // g)
+    return np.clip(np.rint(y), -32768, 32767).astype(np.int16)
 
 
 def text_locations(script: CueScript) -> dict[str, str]:

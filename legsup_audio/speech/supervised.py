@@ -64,8 +64,8 @@ class _WorkerLost(Exception):
     """The worker did not answer in time or exited; it must be killed and replaced."""
 
 
-def clip_timeout(text: str) -> float:
-    """How long the engine may take to speak ``text``, in seconds."""
+def clip_timeout(text: str, per_char: float = CLIP_TIMEOUT_PER_CHAR_S) -> float:
+    """How long the engine may take to speak ``text``, in seconds (``per_char``: the engine's own pace)."""
     base = CLIP_TIMEOUT_S
     if raw := os.environ.get(TIMEOUT_ENV):
         try:
@@ -74,7 +74,7 @@ def clip_timeout(text: str) -> float:
             base = -1.0
         if not base > 0:
             raise UsageError(f"{TIMEOUT_ENV} must be a number of seconds above 0, not {raw!r}")
-    return base + CLIP_TIMEOUT_PER_CHAR_S * len(text)
+    return base + per_char * len(text)
 
 
 class SupervisedEngine(SpeechEngine):
@@ -101,7 +101,9 @@ class SupervisedEngine(SpeechEngine):
         return self._voices
 
     def synthesize(self, text: str, options: SpeechOptions) -> Clip:
-        timeout = clip_timeout(text)
+        timeout = clip_timeout(text, getattr(self.engine_class, "seconds_per_char", CLIP_TIMEOUT_PER_CHAR_S))
+        if self._worker is None or not self._worker.spoken:
+            timeout += getattr(self.engine_class, "load_seconds", 0.0)  # a voice model loads on its first clip
         reasons: list[str] = []
         for _ in range(TRIES):
             try:
@@ -111,6 +113,7 @@ class SupervisedEngine(SpeechEngine):
                 reasons.append(str(lost))
                 continue
             if reply[0] == "ok":
+                self._worker.spoken = True  # type: ignore[union-attr]
                 return Clip(np.frombuffer(reply[1], dtype="<i2").copy(), int(reply[2]))
             raise _reraise(reply)
         raise EngineStuck(_stuck_message(text, timeout, reasons))
@@ -155,6 +158,7 @@ class _Worker:
 
     def __init__(self, spec: str) -> None:
         self.voices: list[VoiceInfo] = []
+        self.spoken = False  # whether a clip was spoken yet (the first may load a voice model)
         # The worker's temporary files (the engine's WAVs) go here, so killing it leaks none.
         self.scratch = Path(tempfile.mkdtemp(prefix="legsup-speech-"))
         self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _shutdown
