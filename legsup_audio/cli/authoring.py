@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -121,7 +122,6 @@ def list_voices(
     as_json: Annotated[bool, typer.Option("--json", help="Print profiles and engines as JSON.")] = False,
 ) -> None:
     """List voice profiles and each speech engine's installed voices."""
-    import json
 
     from legsup_audio.script.resources import available
     from legsup_audio.speech.engines import installed_voices
