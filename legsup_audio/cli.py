@@ -330,6 +330,7 @@ def list_voices(
 from legsup_audio.authoring_cli import register as _register_authoring  # noqa: E402
 
 _register_authoring(app)  # new, schema, voices (+ voices try)
+app.command("serve")(reports_errors(__import__("legsup_audio.share.command", fromlist=["serve"]).serve))
 
 
 def main() -> None:
