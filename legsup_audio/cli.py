@@ -330,7 +330,9 @@ def list_voices(
 from legsup_audio.authoring_cli import register as _register_authoring  # noqa: E402
 
 _register_authoring(app)  # new, schema, voices (+ voices try)
-app.command("serve")(reports_errors(__import__("legsup_audio.share.command", fromlist=["serve"]).serve))
+from legsup_audio.share.command import serve as _serve  # noqa: E402
+
+app.command("serve")(reports_errors(_serve))  # shares exports with phones: legsup_audio/share/
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ import os
 import re
 import socket
 import socketserver
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -109,8 +110,6 @@ class ShareServer(ThreadingHTTPServer):
         return int(self.server_address[1])
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
         exc = sys.exc_info()[1]
         if isinstance(exc, CLIENT_GONE):
             return  # a client that leaves is not an error of ours
