@@ -27,7 +27,7 @@ from pathlib import Path
 
 PACKAGE = "legsup_audio"
 LEAVES = ("errors", "units", "model", "checkpoint", "dsp", "output.files")
-STAGES = ("script", "speech", "compile", "render", "pipeline", "output", "playback", "cli", "__main__")
+STAGES = ("script", "speech", "compile", "render", "pipeline", "output", "share", "playback", "cli", "__main__")
 
 
 def modules(root: Path) -> dict[str, Path]:

@@ -111,7 +111,7 @@ def export(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Output file (one script) or folder (several).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="mp3, m4a, ogg or wav.")] = "mp3",
+    fmt: Annotated[str, typer.Option("--format", help="mp3, m4a, m4b, ogg or wav.")] = "mp3",
     bitrate: Annotated[str | None, typer.Option(help="Encoder bitrate, e.g. 96k. Default: 64k mono, 128k stereo.")] = None,
     playlist: Annotated[
         str | None, typer.Option(help="Name of the batch's .m3u8 playlist (default: playlist).")
@@ -262,6 +262,9 @@ def list_scripts() -> None:
 
 
 register_authoring(app)  # new, schema, voices (+ voices try)
+from legsup_audio.share.command import serve as _serve  # noqa: E402
+
+app.command("serve")(reports_errors(_serve))  # shares exports with phones: legsup_audio/share/
 
 
 def main() -> None:

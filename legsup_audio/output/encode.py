@@ -51,6 +51,7 @@ class Format:
 FORMATS: dict[str, Format] = {
     "mp3": Format("mp3", ".mp3", "mp3", ["-c:a", "libmp3lame"], "64k", "128k", loudness_loss_db=0.44),
     "m4a": Format("m4a", ".m4a", "ipod", ["-c:a", "aac"], "64k", "128k"),
+    "m4b": Format("m4b", ".m4b", "ipod", ["-c:a", "aac"], "64k", "128k"),  # the same AAC, named for audiobook players
     "ogg": Format("ogg", ".ogg", "ogg", ["-c:a", "libvorbis"], "64k", "128k"),
     "wav": Format("wav", ".wav", "wav", ["-c:a", "pcm_s16le"], None, None),
 }
@@ -71,12 +72,21 @@ def find_ffmpeg() -> str:
     return path
 
 
-def ffmpeg_args(fmt: Format, rate: int, channels: int, bitrate: str | None, dest: Path) -> list[str]:
+#: Formats whose chapters ffmpeg writes while encoding (mutagen cannot write MP4 chapters).
+FFMPEG_CHAPTERS = frozenset({"m4a", "m4b"})
+
+
+def ffmpeg_args(
+    fmt: Format, rate: int, channels: int, bitrate: str | None, dest: Path, chapters: Path | None = None
+) -> list[str]:
+    """The ffmpeg command line; ``chapters`` is an FFMETADATA file (``tags.ffmetadata_text``) to take chapters from."""
     args = [
         find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
         "-f", "s16le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
-        *fmt.codec,
     ]
+    if chapters is not None:
+        args += ["-i", str(chapters), "-map", "0:a"]
+    args += fmt.codec
     chosen = bitrate or (fmt.mono_bitrate if channels == 1 else fmt.stereo_bitrate)
     if chosen and fmt.name != "wav":
         args += ["-b:a", chosen]
@@ -84,7 +94,9 @@ def ffmpeg_args(fmt: Format, rate: int, channels: int, bitrate: str | None, dest
         args += ["-id3v2_version", "0", "-write_xing", "1"]  # tags come from mutagen
     if fmt.name == "ogg":
         args += ["-fflags", "+bitexact"]  # fixed stream serials: the same audio gives the same file (`--to` skips it)
-    args += ["-map_metadata", "-1", "-f", fmt.muxer, str(dest)]
+    # Tags come from mutagen afterwards; `-map_metadata -1` would also blank the chapter titles.
+    args += ["-map_metadata", "1", "-map_chapters", "1"] if chapters is not None else ["-map_metadata", "-1"]
+    args += ["-f", fmt.muxer, str(dest)]
     return args
 
 
@@ -152,15 +164,17 @@ def encode(
     progress: Callable[[int, int], None] | None = None,
     block: int = BLOCK_FRAMES,
     target: Path | None = None,
+    chapters: Path | None = None,
 ) -> None:
     """Encode every frame of ``source`` to ``dest`` in ``fmt``.
 
     ``target`` is the path messages name (the file ``dest`` will become), when ``dest``
-    is a temporary file.
+    is a temporary file; ``chapters`` an FFMETADATA file whose chapters ffmpeg writes
+    (M4A/M4B: a QuickTime chapter track and a Nero ``chpl`` box).
     """
     enter("encoding")
     spec = FORMATS[fmt]
-    args = ffmpeg_args(spec, source.rate, source.channels, bitrate, dest)
+    args = ffmpeg_args(spec, source.rate, source.channels, bitrate, dest, chapters)
     with tempfile.TemporaryFile() as errors:
         proc: subprocess.Popen[bytes] | None = None
         writer: _PipeWriter | None = None

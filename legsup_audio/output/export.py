@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import mutagen
 
 from legsup_audio.checkpoint import Job, checkpoint, current, enter, signals_held
 from legsup_audio.output.cover import load_cover, make_cover
-from legsup_audio.output.encode import FORMATS, encode, find_ffmpeg, mastering_target
+from legsup_audio.output.encode import FFMPEG_CHAPTERS, FORMATS, encode, find_ffmpeg, mastering_target
 from legsup_audio.errors import LegsupError, OutputError, UsageError
 from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
 from legsup_audio.render.master import Loudness, Mastered
@@ -39,7 +40,7 @@ from legsup_audio.pipeline import Session, build, mastered, without_background
 from legsup_audio.output.playlist import m3u8_text, track_filename
 from legsup_audio.output.sidecars import lrc_text, vtt_text
 from legsup_audio.output.sync import CopyReport, check_destination, copy_files
-from legsup_audio.output.tags import TrackMeta, write_tags
+from legsup_audio.output.tags import TrackMeta, ffmetadata_text, write_tags
 
 DEFAULT_FOLDER = Path("output")
 #: The product name: the artist when a script has no author, the default album.
@@ -159,6 +160,21 @@ def _tag(path: Path, fmt: str, session: Session, meta: TrackMeta, dest: Path) ->
         raise OutputError(f"could not write the tags of {dest}: {detail}") from None
 
 
+@contextlib.contextmanager
+def _chapters_for_ffmpeg(session: Session, fmt: str) -> Iterator[Path | None]:
+    """An FFMETADATA file of the steps while encoding a format whose chapters ffmpeg writes (M4A/M4B)."""
+    if fmt not in FFMPEG_CHAPTERS or not session.timeline.steps:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="legsup-chapters-") as folder:
+        path = Path(folder) / "chapters.ffmeta"
+        try:
+            path.write_text(ffmetadata_text(session.timeline), encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write the chapters for ffmpeg: {explain(exc, Path(folder).parent)}") from None
+        yield path
+
+
 def _write_text(path: Path, text: str, dest: Path) -> None:
     try:
         path.write_text(text, encoding="utf-8", newline="\n")
@@ -208,7 +224,8 @@ def export_session(
             drawing = pool.submit(drawn_cover, session) if own_cover is None else None
             checkpoint("rendering")
             source, loudness = _mastered(session, fmt, background)
-            encode(source, tmp, fmt, bitrate, progress, target=dest)
+            with _chapters_for_ffmpeg(session, fmt) as chapters:
+                encode(source, tmp, fmt, bitrate, progress, target=dest, chapters=chapters)
             cover = own_cover if drawing is None else (drawing.result(), "image/png")
             meta = track_meta(session, track=track, track_total=track_total, cover=cover)
             checkpoint("tagging")

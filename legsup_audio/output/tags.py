@@ -2,7 +2,8 @@
 
 This module owns what a phone's player shows about a finished file: ID3v2.4 on MP3
 (text frames, APIC cover, one CHAP per step under a single top-level ordered CTOC,
-the full cue text as USLT lyrics), iTunes atoms on M4A, and Vorbis comments on
+the full cue text as USLT lyrics), iTunes atoms on M4A/M4B (whose chapters ffmpeg
+writes from :func:`ffmetadata_text` while encoding), and Vorbis comments on
 Ogg Vorbis/Opus (including ``METADATA_BLOCK_PICTURE`` and ``CHAPTERnnn`` chapter
 comments).  It only edits the tags of a file that already exists; it never
 encodes, renders or renames audio (the exporter tags its temporary file before the
@@ -232,10 +233,32 @@ def write_id3(path: str | Path, timeline: Timeline, meta: TrackMeta) -> None:
 # --------------------------------------------------------------------------- M4A
 
 
+#: AntennaPod reads a ``chpl`` title's length as a signed byte: longer titles are cut to this many bytes.
+MP4_CHAPTER_TITLE_BYTES = 127
+
+
+def _ffmetadata_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "=;#\\" else ch for ch in text)
+
+
+def ffmetadata_text(timeline: Timeline) -> str:
+    """The steps as chapters in ffmpeg's FFMETADATA format (ms), for ffmpeg to write into M4A/M4B.
+
+    Titles are cut at a character boundary to :data:`MP4_CHAPTER_TITLE_BYTES` UTF-8 bytes.
+    """
+    lines = [";FFMETADATA1"]
+    for step in timeline.steps:
+        title = " ".join(step.title.split()).encode("utf-8")[:MP4_CHAPTER_TITLE_BYTES].decode("utf-8", "ignore")
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={step.start}", f"END={step.end}",
+                  f"title={_ffmetadata_escape(title)}"]
+    return "\n".join(lines) + "\n"
+
+
 def write_mp4_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> None:
     """Write iTunes-style atoms (title, artist, album, genre, year, track, lyrics, cover).
 
-    Chapters are not written: mutagen cannot write MP4 chapter tracks.
+    Chapters are not written here (mutagen cannot write MP4 chapter tracks): ffmpeg
+    writes them while encoding, from :func:`ffmetadata_text`, and saving keeps them.
     """
     audio = MP4(Path(path))
     if audio.tags is None:
@@ -323,6 +346,7 @@ def write_ogg_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> Non
 _WRITERS: dict[str, Callable[[str | Path, Timeline, TrackMeta], None]] = {
     "mp3": write_id3,
     "m4a": write_mp4_tags,
+    "m4b": write_mp4_tags,
     "mp4": write_mp4_tags,
     "ogg": write_ogg_tags,
     "oga": write_ogg_tags,
