@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import segno
 
-import legsup_audio.resources as resources
+import legsup_audio.script.resources as resources
 from legsup_audio.output.export import export_session
 from legsup_audio.pipeline import build
 from legsup_audio.share.feed import ITUNES, PODCAST
