@@ -300,16 +300,18 @@ def test_the_default_session_page_is_small_and_renders_within_a_second(browser: 
     size = page_file.stat().st_size
     assert size < 2_000_000, size
     print(f"\ndefault session page: {size} bytes")
+    # Three loads, each in a fresh context; the machine is shared, so the median is what is held to 1 s.
     timings = []
-    for _ in range(2):
+    for attempt in range(3):
         opened = Opened(browser, page_file.as_uri(), DESKTOP)
         try:
-            load, drawn = opened.page.evaluate(
-                "[performance.getEntriesByType('navigation')[0].loadEventEnd, window.legsupDrawn]")
-            timings.append((load, drawn, opened.wall_ms))
+            wait_until(opened.page, "performance.getEntriesByName('first-contentful-paint').length > 0")
+            timings.append(opened.page.evaluate(
+                "[performance.getEntriesByType('navigation')[0].loadEventEnd, window.legsupDrawn,"
+                " performance.getEntriesByName('first-contentful-paint')[0].startTime]") + [opened.wall_ms])
             assert opened.console == []
             assert [u for u in opened.requests if not u.startswith(ALLOWED_SCHEMES)] == []
-            if os.environ.get("LEGSUP_UPDATE_SCREENSHOT") == "1" and len(timings) == 1:
+            if os.environ.get("LEGSUP_UPDATE_SCREENSHOT") == "1" and attempt == 0:
                 opened.ready_audio()
                 opened.page.click('button.cue[data-cue="40"]')
                 opened.page.evaluate("window.scrollTo(0, 0)")
@@ -319,8 +321,10 @@ def test_the_default_session_page_is_small_and_renders_within_a_second(browser: 
                 shutil.copyfile(shot, DOCS_PICTURE)
         finally:
             opened.close()
-    print("load event, drawing painted, wall (ms):", [tuple(round(v) for v in t) for t in timings])
-    for load, drawn, _ in timings:
-        assert load < 1000 and drawn < 1000, timings
+    print("load event, drawing in place + 2 frames, first contentful paint, wall (ms):",
+          [tuple(round(v) for v in t) for t in timings])
+    for column in range(3):
+        median = sorted(t[column] for t in timings)[1]
+        assert median < 1000, timings
     assert DOCS_PICTURE.exists() and DOCS_PICTURE.stat().st_size < 1_000_000
     assert png_size(DOCS_PICTURE)[0] == DESKTOP["width"]
