@@ -29,6 +29,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "legsup_audio/_builtin/scripts/legs-up-the-wall.yaml" in names
     assert "legsup_audio/_builtin/voices/default.yaml" in names
     assert "legsup_audio/py.typed" in names
+    assert "legsup_audio/page/template.html" in names  # the timeline page's template, as package data
     site = tmp / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                    check=True, capture_output=True, timeout=300)
@@ -54,6 +55,9 @@ def test_wheel_finds_builtins_outside_the_repo(installed: Path, tmp_path: Path) 
     timeline = run_installed(installed, tmp_path, "timeline", "--json")
     assert timeline.returncode == 0, timeline.stderr
     assert json.loads(timeline.stdout)["title"] == "Legs Up the Wall"
+    page = run_installed(installed, tmp_path, "timeline", "--html", "draft.html")
+    assert page.returncode == 0, page.stderr
+    assert "Legs Up the Wall" in (tmp_path / "draft.html").read_text(encoding="utf-8")
 
 
 def test_console_script_runs() -> None:

@@ -14,8 +14,10 @@ cd "$here"
 
 # espeak-ng: the speech engine; ffmpeg: encoding and the tests' independent checks;
 # libasound2-dev, build-essential, python3-dev: simpleaudio builds from source against ALSA;
-# python3-venv: a virtual environment on Debian's Python; fonts-dejavu-core: cover art text.
-APT_PACKAGES=(espeak-ng ffmpeg libasound2-dev build-essential python3-dev python3-venv fonts-dejavu-core)
+# python3-venv: a virtual environment on Debian's Python; fonts-dejavu-core: cover art text
+# and the timeline page's screenshots; chromium: the browser the page's tests drive (through
+# Playwright, pointed at /usr/bin/chromium: Playwright's own browser downloads are never used).
+APT_PACKAGES=(espeak-ng ffmpeg libasound2-dev build-essential python3-dev python3-venv fonts-dejavu-core chromium)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -122,6 +122,9 @@ def export(
     no_background: NoBackground = False,
     max_length: MaxLength = None,
     voice: VoiceOpt = None,
+    page: Annotated[
+        bool, typer.Option("--page", help="Also write NAME.html beside each track: its timeline page, with a player.")
+    ] = False,
 ) -> None:
     """Render scripts to tagged audio files with .lrc/.vtt captions (default output/<script-id>.mp3).
 
@@ -136,13 +139,15 @@ def export(
             f"wrote {result.path} ({format_ms(result.duration_ms)}, "
             f"{'stereo' if result.channels == 2 else 'mono'}, voice at -16 LUFS{whole})"
         )
+        if result.page is not None:
+            out.print(f"wrote {result.page} (timeline page)")
 
     names: list[str | None] = list(scripts or [None])
     limit = _max_length_ms(max_length)
     with ProgressDisplay(err, tracks=len(names), stdout_is_terminal=out.is_terminal) as display:
         batch = export_scripts(names, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
                                progress=display, on_track=wrote, background=not no_background,
-                               max_length_ms=limit, voice=voice)
+                               max_length_ms=limit, voice=voice, page=page)
     if batch.playlist is not None:
         total = sum(track.duration_ms for track in batch.tracks)
         out.print(f"wrote {batch.playlist} ({len(batch.tracks)} tracks, {format_ms(total)})")
@@ -195,12 +200,29 @@ def timeline(
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
     max_length: MaxLength = None,
     voice: VoiceOpt = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the timeline page (no audio: for drafting) to this file.")
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="Write an Audacity label track of steps and cues to this file.")
+    ] = None,
 ) -> None:
-    """Print the compiled timeline of a script: a table, or JSON with --json."""
+    """Print the compiled timeline of a script: a table, or JSON with --json; --html/--labels write files."""
     from legsup_audio.pipeline import build
 
     session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
     tl = session.timeline
+    if html is not None or labels is not None:
+        from legsup_audio.page import page_data, write_labels, write_page
+
+        if html is not None and labels is not None and html.resolve() == labels.resolve():
+            raise UsageError(f"--html and --labels both name {html}; give each its own file")
+        written = [write_page(html, page_data(tl), inputs=[session.script.path])] if html is not None else []
+        written += [write_labels(labels, tl, inputs=[session.script.path])] if labels is not None else []
+        if not as_json:
+            for path in written:
+                out.print(f"wrote {path}")
+            return
     if as_json:
         sys.stdout.write(tl.to_json())
         return

@@ -17,7 +17,7 @@ import datetime
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -74,12 +74,13 @@ class ExportResult:
     title: str = ""
     sidecars: tuple[Path, ...] = ()
     lufs: float | None = None  # the file's integrated loudness (all of it, not only the voice), as measured
+    page: Path | None = None  # NAME.html, with --page
 
 
     @property
     def files(self) -> tuple[Path, ...]:
-        """The track, then its sidecars."""
-        return (self.path, *self.sidecars)
+        """The track, then its sidecars (and its page)."""
+        return (self.path, *self.sidecars, *((self.page,) if self.page is not None else ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +287,7 @@ def export_scripts(
     on_track: Callable[[ExportResult], None] | None = None,
     max_length_ms: int = DEFAULT_MAX_LENGTH_MS,
     voice: str | None = None,
+    page: bool = False,
 ) -> BatchResult:
     """Export one script, or several as a numbered batch with a playlist; then copy to ``to``.
 
@@ -294,7 +296,7 @@ def export_scripts(
     ``01 - Title.mp3``, ``02 - Title.mp3``, ... with ``<playlist>.m3u8``.  Scripts are
     exported in order; when one fails, the tracks before it are kept and a
     :class:`BatchStopped` names the failing script (no playlist is written and
-    nothing is copied).
+    nothing is copied).  ``page`` also writes each track's timeline page (``NAME.html``) beside it.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
@@ -311,7 +313,7 @@ def export_scripts(
     with Job(total=total, folder=folder) as job:
         return _export_all(job, names, folder, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
                            background=background, progress=progress, on_track=on_track, max_length_ms=max_length_ms,
-                           voice=voice)
+                           voice=voice, page=page)
 
 
 def _export_all(
@@ -329,6 +331,7 @@ def _export_all(
     on_track: Callable[[ExportResult], None] | None,
     max_length_ms: int,
     voice: str | None = None,
+    page: bool = False,
 ) -> BatchResult:
     batch = folder is not None
     total = len(names)
@@ -352,6 +355,11 @@ def _export_all(
                 track=index if batch else None, track_total=total if batch else None,
                 progress=progress.phase("rendering and encoding") if progress else None,
             )
+            if page:  # after the track is in place: the page measures the written file
+                from legsup_audio.page import export_page
+
+                result = replace(result, page=export_page(session.timeline, result.path, result.channels,
+                                                          inputs=[session.script.path]))
         except LegsupError as exc:
             if not batch:
                 raise
