@@ -29,7 +29,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "legsup_audio/_builtin/scripts/legs-up-the-wall.yaml" in names
     assert "legsup_audio/_builtin/voices/default.yaml" in names
     assert "legsup_audio/py.typed" in names
-    assert "legsup_audio/page/template.html" in names  # the timeline page's template, as package data
+    assert "legsup_audio/output/page/template.html" in names  # the timeline page's template, as package data
     site = tmp / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                    check=True, capture_output=True, timeout=300)

@@ -20,8 +20,8 @@ from audio_checks import ebur128
 from legsup_audio.cli import app
 from legsup_audio.errors import UsageError
 from legsup_audio.output.export import export_scripts
-from legsup_audio.page import labels_text, page_data, page_html, write_labels, write_page
-from legsup_audio.page.model import FLOOR_DB
+from legsup_audio.output.page import labels_text, page_data, page_html, write_labels, write_page
+from legsup_audio.output.page.model import FLOOR_DB
 from legsup_audio.pipeline import build
 
 SCRIPT = """\

@@ -213,7 +213,7 @@ def timeline(
     session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
     tl = session.timeline
     if html is not None or labels is not None:
-        from legsup_audio.page import page_data, write_labels, write_page
+        from legsup_audio.output.page import page_data, write_labels, write_page
 
         if html is not None and labels is not None and html.resolve() == labels.resolve():
             raise UsageError(f"--html and --labels both name {html}; give each its own file")

@@ -356,7 +356,7 @@ def _export_all(
                 progress=progress.phase("rendering and encoding") if progress else None,
             )
             if page:  # after the track is in place: the page measures the written file
-                from legsup_audio.page import export_page
+                from legsup_audio.output.page import export_page
 
                 result = replace(result, page=export_page(session.timeline, result.path, result.channels,
                                                           inputs=[session.script.path]))

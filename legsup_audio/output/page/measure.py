@@ -19,7 +19,7 @@ import numpy as np
 from legsup_audio.dsp import LoudnessMeter
 from legsup_audio.output.encode import find_ffmpeg
 from legsup_audio.errors import OutputError
-from legsup_audio.page.model import FLOOR_DB, Envelope
+from legsup_audio.output.page.model import FLOOR_DB, Envelope
 
 #: One bin of the drawing: 200 ms gives 4,200 bins for a 14-minute session (about 60 kB of JSON).
 BIN_MS = 200

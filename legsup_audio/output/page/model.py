@@ -5,7 +5,7 @@ the steps, every spoken cue with its text, the breathing phases, guide tones and
 bells as marks, the background layers' planned levels over time (the step levels,
 the session's fades and the dips under the voice, as ``bed.track`` applies them),
 and, when there is audio, its relative address and the loudness measured from the
-written file (:mod:`legsup_audio.page.measure`).  Times are integer milliseconds,
+written file (:mod:`legsup_audio.output.page.measure`).  Times are integer milliseconds,
 levels dB rounded to 0.1.  It renders nothing and writes nothing (``build`` does).
 """
 

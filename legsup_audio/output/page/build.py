@@ -2,7 +2,7 @@
 
 Owns filling the page template (``template.html``, shipped inside the package:
 inline CSS and script, no fonts, images or scripts from anywhere else) with a
-:class:`~legsup_audio.page.model.PageData` as inline JSON, and writing pages and
+:class:`~legsup_audio.output.page.model.PageData` as inline JSON, and writing pages and
 label files through a temporary file renamed into place, refusing any target that
 is one of the command's inputs (the script, the track).  ``export_page`` is what
 ``legsup export --page`` runs after a track is in place: measure the written file,
@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 from legsup_audio.errors import UsageError
 from legsup_audio.output.files import write_text_atomic
-from legsup_audio.page.labels import labels_text
-from legsup_audio.page.model import PageData, page_data
+from legsup_audio.output.page.labels import labels_text
+from legsup_audio.output.page.model import PageData, page_data
 from legsup_audio.compile.timeline import Timeline
 
 PAGE_SUFFIX = ".html"
@@ -33,7 +33,7 @@ _TITLE_MARK = "{{TITLE}}"
 
 @lru_cache(maxsize=1)
 def template() -> str:
-    return (files("legsup_audio.page") / "template.html").read_text(encoding="utf-8")
+    return (files("legsup_audio.output.page") / "template.html").read_text(encoding="utf-8")
 
 
 def page_html(data: PageData) -> str:
@@ -83,7 +83,7 @@ def page_path(track: Path) -> Path:
 
 def export_page(timeline: Timeline, track: Path, channels: int, *, inputs: Iterable[Path | None] = ()) -> Path:
     """Measure the written ``track`` and write its page beside it, playing it by a relative address."""
-    from legsup_audio.page.measure import measure_file  # lazily: `timeline --html` needs no ffmpeg
+    from legsup_audio.output.page.measure import measure_file  # lazily: `timeline --html` needs no ffmpeg
 
     envelope = measure_file(track, channels)
     data = page_data(timeline, envelope, audio=quote(track.name), audio_name=track.name)

@@ -9,9 +9,9 @@ nothing earlier in the pipeline imports this package.
 
 from __future__ import annotations
 
-from legsup_audio.page.build import export_page, page_html, page_path, write_labels, write_page
-from legsup_audio.page.labels import labels_text
-from legsup_audio.page.model import Envelope, PageData, page_data
+from legsup_audio.output.page.build import export_page, page_html, page_path, write_labels, write_page
+from legsup_audio.output.page.labels import labels_text
+from legsup_audio.output.page.model import Envelope, PageData, page_data
 
 __all__ = ["Envelope", "PageData", "export_page", "labels_text", "page_data", "page_html", "page_path",
            "write_labels", "write_page"]
