@@ -126,7 +126,8 @@ def page_data(
     cues = tuple(PageCue(e.start, e.end, index.get(e.step, 0), e.line, e.text or "")
                  for e in timeline.events if e.kind == "speech")
     marks = tuple(PageMark(e.kind, e.start, e.end) for e in timeline.events if e.kind in MARK_KINDS)
-    plan = timeline.get("background")
+    typed = timeline.get("background")
+    plan = typed.as_dict() if typed is not None else None  # its JSON form: seconds, layers as mappings
     bed = bed_levels(timeline, plan) if plan else ()
     duck = float(plan.get("duck", 0.0)) if plan else 0.0
     return PageData(timeline.title, timeline.author, timeline.voice, timeline.duration, steps, cues, marks, bed,
@@ -153,7 +154,10 @@ def _num(value: Any) -> str:
 
 
 def bed_levels(timeline: Timeline, plan: dict[str, Any]) -> tuple[BedLevel, ...]:
-    """Each continuous layer's level over time: its level per step, faded in and out, dipped under speech."""
+    """Each continuous layer's level over time: its level per step, faded in and out, dipped under speech.
+
+    ``plan`` is the bed plan's JSON form (``BedPlan.as_dict``), as `legsup timeline --json` shows it.
+    """
     duration = timeline.duration
     fade_in, fade_out = s_to_ms(plan.get("fade_in", 0.0)), s_to_ms(plan.get("fade_out", 0.0))
     crossfade = s_to_ms(plan.get("crossfade", 0.0))
