@@ -67,7 +67,7 @@ def slug(text: str) -> str:
 
 def hashes(texts: Sequence[str]) -> dict[str, str]:
     """Each text's hash: HASH_CHARS digits, or LONG_HASH_CHARS for texts whose short ones collide."""
-    short = {text: text_hash(text) for text in texts}
+    short = {text: text_hash(text) for text in dict.fromkeys(texts)}
     count: dict[str, int] = {}
     for h in short.values():
         count[h] = count.get(h, 0) + 1
@@ -76,6 +76,7 @@ def hashes(texts: Sequence[str]) -> dict[str, str]:
 
 def names(texts: Sequence[str]) -> dict[str, str]:
     """The suggested file stem of each text: ``NNN-slug-HASH`` (NNN its place in the script, from 001)."""
+    texts = list(dict.fromkeys(texts))
     width = max(3, len(str(len(texts))))
     found = hashes(texts)
     return {text: f"{i:0{width}d}-{slug(text)}-{found[text]}" for i, text in enumerate(texts, start=1)}
