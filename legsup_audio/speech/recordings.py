@@ -177,14 +177,13 @@ def take_warnings(script: CueScript) -> list[Problem]:
     found = scan(script)
     positions = text_positions(script)
     warnings = []
-    rel = _relative(found.folder, script.path.parent)
     if not found.exists:
         warnings.append(_at(script, script.recordings_pos, f"the recordings folder {found.folder} does not exist "
                             f"yet: every cue is spoken by the voice; make it with `legsup recordings "
                             f"{script.path}`", "warning"))
     for text in found.missing:
         warnings.append(_at(script, positions.get(text), f"no recording yet for this cue: record "
-                            f"{rel}/{found.suggested(text)} (until then the voice speaks it)", "warning"))
+                            f"{found.folder / found.suggested(text)} (until then the voice speaks it)", "warning"))
     if found.unused:
         listed = ", ".join(p.name for p in found.unused[:5]) + (" ..." if len(found.unused) > 5 else "")
         warnings.append(_at(script, script.recordings_pos, f"{len(found.unused)} recording(s) in {found.folder} "
