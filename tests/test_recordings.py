@@ -201,7 +201,7 @@ def test_breathing_guide_words_can_be_recorded_too(work: Path) -> None:
 
 
 # -- a broken take is a script error; the output already there is untouched -----------------------
-@pytest.mark.parametrize("kind", ["corrupt", "silent", "too long", "empty"])
+@pytest.mark.parametrize("kind", ["corrupt", "silent", "too long", "far too long", "empty"])
 def test_an_unusable_take_is_a_script_error_at_its_cue_and_nothing_is_written(work: Path, kind: str) -> None:
     assert invoke("export", "s.yaml", "-o", "out.mp3").exit_code == 0
     before = (work / "out.mp3").read_bytes(), (work / "out.mp3").stat().st_mtime_ns
@@ -213,6 +213,8 @@ def test_an_unusable_take_is_a_script_error_at_its_cue_and_nothing_is_written(wo
         make_audio(take, lavfi="anullsrc=r=48000:cl=stereo,atrim=0:3", rate=48000, channels=2)
     elif kind == "too long":  # 40 s of steady sound for a 36-character cue (the limit is 19 s)
         make_audio(take, lavfi="sine=f=250:d=40")
+    elif kind == "far too long":  # a whole recording session by mistake: not even decoded to its end
+        make_audio(take, lavfi="sine=f=250:d=600", rate=8000)
     else:
         take.write_bytes(b"")
     result = invoke("export", "s.yaml", "-o", "out.mp3")
@@ -221,7 +223,7 @@ def test_an_unusable_take_is_a_script_error_at_its_cue_and_nothing_is_written(wo
     assert len(lines) == 1 and lines[0].startswith(f"s.yaml:{LINES[CUES[2]]}:9: recording ")
     assert str(Path("takes") / take.name) in lines[0]
     assert {"corrupt": "cannot be decoded", "silent": "is silent", "too long": "absurdly long",
-            "empty": "cannot be decoded"}[kind] in lines[0]
+            "far too long": "lasts over 1:18.750, far too long", "empty": "cannot be decoded"}[kind] in lines[0]
     assert ((work / "out.mp3").read_bytes(), (work / "out.mp3").stat().st_mtime_ns) == before
     assert sorted(p.name for p in work.iterdir() if p.name.startswith(".")) == []  # no temporary file left
     validated = invoke("validate", "s.yaml")
