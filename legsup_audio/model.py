@@ -82,6 +82,8 @@ class CueScript:
     voice: str = DEFAULT_VOICE
     voice_pos: Pos | None = None
     language: str | None = None  # e.g. es; picks a voice profile when `voice` is not given
+    recordings: Path | None = None  # a folder of recorded cues, resolved against the script's folder
+    recordings_pos: Pos | None = None
     gap: int = DEFAULT_GAP_MS
     lead_in: int = DEFAULT_LEAD_IN_MS
     tail: int = DEFAULT_TAIL_MS

@@ -28,6 +28,7 @@ from legsup_audio.script.resources import Found, resolve_script
 from legsup_audio.speech.base import SpeechEngine
 from legsup_audio.units import SAMPLE_RATE
 from legsup_audio.speech.cache import ClipCache, ClipRef, default_cache_dir
+from legsup_audio.speech.recordings import takes_for
 from legsup_audio.speech.speaker import Speaker, text_locations
 from legsup_audio.compile.timeline import Timeline
 from legsup_audio.render.tones import ToneTrack
@@ -68,12 +69,13 @@ def build(
     script = load(found)
     check_length(script, max_length_ms)  # before speaking: its silences alone may be too long
     profile = get_profile(voice_choice(voice) if voice is not None else script.voice)
+    takes = takes_for(script)  # recorded cues (the script's `recordings:`), before any engine starts
     own_engine = engine is None
     try:
         with signals_held():  # a stop signal cannot fall between making the engine (its temp folder) and the try
             engine = engine or make_engine(profile)
         spare = (lambda: make_engine(profile)) if own_engine else None  # a second worker: both cores speak
-        speaker = Speaker(engine, profile.options, cache or ClipCache(), spare)
+        speaker = Speaker(engine, profile.options, cache or ClipCache(), spare, takes)
         clips = speaker.speak(script.spoken_texts(), during("synthesis", progress), where=text_locations(script))
     except OSError as exc:  # a full or read-only disk under the clip cache, most often: one line, for every command
         raise OutputError(speech_failure(exc)) from None

@@ -3,7 +3,8 @@
 
 Each command parses its options, calls one library function, and prints the
 result; errors become clean lines through ``common.reports_errors``.  The authoring
-commands (``new``, ``schema``, ``voices``) are added from ``authoring``.
+commands (``new``, ``schema``, ``voices``) are added from ``authoring``, and
+``recordings`` (the cue sheet for your own voice) from ``recordings``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.table import Table
 
 from legsup_audio import __version__
 from legsup_audio.cli.authoring import register as register_authoring
+from legsup_audio.cli.recordings import register as register_recordings
 from legsup_audio.cli.common import Stopped, err, out, reports_errors
 from legsup_audio.errors import Problem, ScriptError, UsageError
 from legsup_audio.units import format_ms
@@ -256,8 +258,10 @@ def validate(
         out.print(f"{session.script.path}: ok ({len(session.timeline.steps)} steps, "
                   f"{format_ms(session.timeline.duration)})")
         from legsup_audio.script.lint import warnings_for  # legal but probably wrong: reported, never fatal
+        from legsup_audio.speech.recordings import take_warnings
 
-        for warning in warnings_for(session.script, session.timeline, session.profile.language):
+        warnings = warnings_for(session.script, session.timeline, session.profile.language)
+        for warning in sorted(warnings + take_warnings(session.script), key=lambda p: (p.line, p.col)):
             typer.echo(str(warning), err=True)
     if problems:
         raise ScriptError(problems)
@@ -284,6 +288,7 @@ def list_scripts() -> None:
 
 
 register_authoring(app)  # new, schema, voices (+ voices try)
+register_recordings(app)  # recordings: the cue sheet for your own voice
 from legsup_audio.share.command import serve as _serve  # noqa: E402
 
 app.command("serve")(reports_errors(_serve))  # shares exports with phones: legsup_audio/share/

@@ -50,7 +50,8 @@ from legsup_audio.script.reading import (
 )
 from legsup_audio.script.suggest import suggest
 
-SCRIPT_KEYS = ("version", "title", "author", "album", "cover", "language", "voice", "gap", "lead_in", "tail", "steps")
+SCRIPT_KEYS = ("version", "title", "author", "album", "cover", "language", "voice", "recordings", "gap", "lead_in",
+               "tail", "steps")
 STEP_KEYS = ("title", "id", "duration", "cues")
 CUE_KEYS = ("say", "gap", "at", "pause")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -139,6 +140,15 @@ def _script(
         from legsup_audio.script.languages import check_language
 
         language, voice = check_language(node, ctx, voice, voice_pos, known_voices)
+    recordings, recordings_pos = None, None
+    if (node := value("recordings")) is not None and (name := read_text(node, ctx, "recordings")) is not None:
+        recordings, recordings_pos = path.parent / Path(name).expanduser(), ctx.pos(node)
+        if (why := file_problem(recordings)) not in (None, "not found", "is a folder, not a file"):
+            ctx.error(node, f"recordings: {recordings} {why}; give the folder of recorded cues, relative to the "
+                      "script (a missing folder is fine: `legsup recordings SCRIPT` makes it)")
+        elif why is None:
+            ctx.error(node, f"recordings: {recordings} is a file, not a folder; give the folder of recorded cues, "
+                      "relative to the script (`legsup recordings SCRIPT` makes it)")
     timing = {}
     for key, default in (("gap", DEFAULT_GAP_MS), ("lead_in", DEFAULT_LEAD_IN_MS), ("tail", DEFAULT_TAIL_MS)):
         node = value(key)
@@ -162,6 +172,8 @@ def _script(
         voice=voice,
         voice_pos=voice_pos,
         language=language,
+        recordings=recordings,
+        recordings_pos=recordings_pos,
         gap=timing["gap"] or 0,
         lead_in=timing["lead_in"] or 0,
         tail=timing["tail"] or 0,

@@ -2,7 +2,7 @@
 
 Owns one description of SPEC sections 2-4 (the script, its steps and cues,
 ``breathe:`` blocks, ``background:`` beds) plus the ``version``, ``language``,
-``album`` and ``cover`` keys, as a JSON Schema (draft 2020-12) built from plain
+``album``, ``cover`` and ``recordings`` keys, as a JSON Schema (draft 2020-12) built from plain
 data.  ``legsup schema`` prints it; every built-in script folder carries a copy
 as ``cue-script.schema.json`` so the ``# yaml-language-server: $schema=...``
 comment at the top of each script resolves beside it, and editors complete keys
@@ -214,6 +214,8 @@ def build_schema() -> dict[str, Any]:
                                         "language when `voice` is not given.",
                          "type": "string", "pattern": r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"},
             "voice": _text("A voice profile (see `legsup voices`)."),
+            "recordings": _text("A folder of recorded cues, relative to the script: a cue whose recording is "
+                                "there is spoken by it (see `legsup recordings`)."),
             "gap": _duration("Silence after each spoken cue (default 1.5s)."),
             "lead_in": _duration("Silence before the first step (default 1s)."),
             "tail": _duration("Silence after the last step (default 3s)."),

@@ -11,6 +11,12 @@ follows the pitch); nothing else changes the waveform.  A cue's inline
 pauses and "..." (``pacing``) split it into pieces spoken separately and
 joined with exact silences.  Distinct texts are spoken by two engines at once
 when the caller gives a spare.
+A text with a recorded take (``takes``: the script's ``recordings:``) is not
+spoken: the take is decoded and high-passed (``takes``) and then goes through
+the same chain, so recorded and synthetic cues sit at one loudness; it is cached
+by the hash of its file's bytes, so a new take is used at once.  A take that
+cannot be used is a ``ScriptError`` at the line of the cue it records, all
+such problems together, before anything is synthesised.
 Callers get ``ClipRef``s whose lengths drive the compiler and whose samples
 feed the renderer; a ref whose entry turns out damaged when it is loaded asks
 the speaker to make it again.  When the engine fails on one text, the error
@@ -19,21 +25,25 @@ names the script line of the first cue that speaks it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import queue
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
 from legsup_audio.dsp import integrated, k_weighted_squares, limiter_gain
-from legsup_audio.errors import SpeechError
-from legsup_audio.model import CueScript, Say
+from legsup_audio.errors import Problem, ScriptError, SpeechError
+from legsup_audio.model import CueScript, Pos, Say
 from legsup_audio.units import SAMPLE_RATE, ms_to_frame
 from legsup_audio.speech.base import Clip, ClipFailed, SpeechEngine, SpeechOptions
-from legsup_audio.speech.cache import STORE_HEADROOM_DB, ClipCache, ClipRef, clip_key
+from legsup_audio.speech.cache import CLIP_FORMAT, STORE_HEADROOM_DB, ClipCache, ClipRef, clip_key
 from legsup_audio.speech.pacing import pieces
+from legsup_audio.speech.takes import TAKE_CHAIN, TakeProblem, check_length, digest, read_take
 
 #: Trimming: samples quieter than this (relative to the clip's peak) count as silence,
 #: and this much is kept before the first / after the last audible sample.
@@ -67,6 +77,13 @@ RESAMPLE_BETA = 9.0
 #: here makes clips again instead of mixing old and new.
 CHAIN = (f"lufs{VOICE_LUFS}/tp{VOICE_PEAK_DBTP}/ramp{VOICE_LIMITER_RAMP_S}/hold{VOICE_LIMITER_HOLD_S}"
          f"/fade{EDGE_FADE_MS}/trim{TRIM_THRESHOLD_DB},{TRIM_MARGIN_MS}/resample{RESAMPLE_TAPS_PER_PHASE},{RESAMPLE_BETA}")
+
+
+def take_key(file_digest: str, options: SpeechOptions) -> str:
+    """The cache key of a recorded take: its bytes' hash, the chains that shape it, and the volume."""
+    payload = {"take": file_digest, "chain": f"{TAKE_CHAIN}|{CHAIN}", "volume": options.volume,
+               "format": CLIP_FORMAT}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def clip_loudness(x: np.ndarray, rate: int) -> float:
@@ -150,12 +167,14 @@ class Speaker:
     ``spare`` makes a second engine (its own worker process) when more than one
     text must be synthesised, so both cores speak; every engine gives the same
     samples for the same text, so which one speaks a text does not matter.
+    ``takes`` maps a text to the recording that speaks it instead of the engine.
     """
 
     engine: SpeechEngine
     options: SpeechOptions
     cache: ClipCache
     spare: Callable[[], SpeechEngine] | None = None
+    takes: Mapping[str, Path] = field(default_factory=dict)
 
     def key(self, text: str) -> str:
         return clip_key(self.engine.id, f"{self.engine.version()}|{CHAIN}", self.options, text)
@@ -174,7 +193,18 @@ class Speaker:
         unique = list(dict.fromkeys(texts))
         where = where or {}
         version = f"{self.engine.version()}|{CHAIN}"  # once: engines may be slow to report it
-        keys = {text: clip_key(self.engine.id, version, self.options, text) for text in unique}
+        problems: list[Problem] = []
+        keys: dict[str, str] = {}
+        for text in unique:
+            if (take := self.takes.get(text)) is None:
+                keys[text] = clip_key(self.engine.id, version, self.options, text)
+                continue
+            try:
+                keys[text] = take_key(digest(take), self.options)
+            except TakeProblem as exc:
+                problems.append(_problem(where.get(text), str(exc)))
+        if problems:
+            raise ScriptError(problems)
         refs: dict[str, ClipRef] = {}
         missing = []
         for text in unique:
@@ -185,15 +215,40 @@ class Speaker:
         done = len(refs)
         if progress and done:
             progress(done, len(unique))
-        for text, clip in self._synthesize_all(missing, where):
-            ref = self.cache.put(keys[text], clip)
-            ref.stats()  # measured now, while the clip is fresh, for every later export
-            refs[text] = ref
+        recorded = [text for text in missing if text in self.takes]
+        for text in recorded:  # every take first: their problems are reported before any slow synthesis
+            try:
+                clip = self._take(text)
+            except TakeProblem as exc:
+                problems.append(_problem(where.get(text), str(exc)))
+                continue
+            refs[text] = self._store(keys[text], clip)
+            done += 1
+            if progress:
+                progress(done, len(unique))
+        if problems:
+            raise ScriptError(problems)
+        for text, clip in self._synthesize_all([t for t in missing if t not in self.takes], where):
+            refs[text] = self._store(keys[text], clip)
             done += 1
             if progress:
                 progress(done, len(unique))
         return {text: refs[text].with_repair(partial(self._remake, keys[text], text, where.get(text)))
                 for text in unique}
+
+    def _store(self, key: str, clip: Clip) -> ClipRef:
+        ref = self.cache.put(key, clip)
+        ref.stats()  # measured now, while the clip is fresh, for every later export
+        return ref
+
+    def _take(self, text: str) -> Clip:
+        """The recorded take of ``text``, mix-ready like a synthetic clip (plus the take's high-pass)."""
+        path = self.takes[text]
+        trimmed = trim_silence(read_take(path, text))
+        if trimmed is None:
+            raise TakeProblem(f"recording {path} is silent: check the microphone and record it again")
+        check_length(trimmed, text, path)
+        return voice(trimmed, self.options.volume)
 
     def _synthesize_all(self, texts: list[str], where: Mapping[str, str]) -> Iterator[tuple[str, Clip]]:
         """(text, clip) for each text, in order; two engines at once when there is a spare."""
@@ -226,7 +281,14 @@ class Speaker:
             spare.close()
 
     def _remake(self, key: str, text: str, location: str | None) -> ClipRef:
-        ref = self.cache.put(key, self._synthesize(text, location, self.engine))
+        if text in self.takes:
+            try:
+                clip = self._take(text)
+            except TakeProblem as exc:
+                raise ScriptError([_problem(location, str(exc))]) from None
+        else:
+            clip = self._synthesize(text, location, self.engine)
+        ref = self.cache.put(key, clip)
         ref.stats()  # the old sidecar belongs to the damaged entry
         return ref
 
@@ -264,17 +326,28 @@ def _at_rate(clip: Clip, rate: int) -> np.ndarray:
     return np.clip(np.rint(y), -32768, 32767).astype(np.int16)
 
 
-def text_locations(script: CueScript) -> dict[str, str]:
-    """``file:line:col`` of the first cue (or speaking block) that speaks each text."""
-    file = str(script.path)
-    found: dict[str, str] = {}
+def text_positions(script: CueScript) -> dict[str, Pos]:
+    """The position of the first cue (or speaking block) that speaks each text."""
+    found: dict[str, Pos] = {}
     for step in script.steps:
         for cue in step.cues:
             if isinstance(cue, Say):
-                found.setdefault(cue.text, f"{file}:{cue.pos.line}:{cue.pos.col}")
+                found.setdefault(cue.text, cue.pos)
         for _, block in step.extras:
             if callable(texts := getattr(block, "spoken_texts", None)):
                 pos = getattr(block, "guide_pos", None) or getattr(block, "pos", None) or step.pos
                 for text in texts():
-                    found.setdefault(text, f"{file}:{pos.line}:{pos.col}")
+                    found.setdefault(text, pos)
     return found
+
+
+def text_locations(script: CueScript) -> dict[str, str]:
+    """``file:line:col`` of the first cue (or speaking block) that speaks each text."""
+    file = str(script.path)
+    return {text: f"{file}:{pos.line}:{pos.col}" for text, pos in text_positions(script).items()}
+
+
+def _problem(location: str | None, message: str) -> Problem:
+    """A script problem at a ``file:line:col`` location (from ``text_locations``)."""
+    file, line, col = (location or "?:1:1").rsplit(":", 2)
+    return Problem(file, int(line), int(col), message)
