@@ -26,6 +26,13 @@ def probe(path: Path) -> dict:
     return json.loads(out)
 
 
+def ffprobe_chapters(path: Path) -> list[dict]:
+    """The chapters ffprobe reads from a file (start_time/end_time in seconds, tags.title)."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_chapters", "-print_format", "json", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["chapters"]
+
+
 def decode(path: Path, rate: int = 44100) -> np.ndarray:
     """Mono float samples of any audio file, decoded by ffmpeg."""
     raw = subprocess.run(

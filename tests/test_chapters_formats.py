@@ -10,12 +10,11 @@ lead-in: that one difference is asserted, not hidden.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from audio_checks import ffprobe_chapters
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4
 from mutagen.oggvorbis import OggVorbis
@@ -55,13 +54,6 @@ def exported(fake_workdir: Path) -> tuple[Timeline, dict[str, Path]]:
     for fmt in FORMATS:
         files[fmt] = export_session(session, fake_workdir / "out" / f"session.{fmt}", fmt=fmt).path
     return session.timeline, files
-
-
-def ffprobe_chapters(path: Path) -> list[dict[str, Any]]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_chapters", "-print_format", "json", str(path)],
-                         check=True, capture_output=True, text=True).stdout
-    chapters: list[dict[str, Any]] = json.loads(out)["chapters"]
-    return chapters
 
 
 def expected_title(title: str, fmt: str) -> str:

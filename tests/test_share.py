@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from audio_checks import ffprobe_chapters
 import segno
 
 import legsup_audio.script.resources as resources
@@ -226,13 +228,6 @@ def test_one_item_per_track_with_its_enclosure_duration_notes_chapters_and_trans
         assert vtt == (world["share"] / name).with_suffix(".vtt").read_bytes()
         image = item.find(f"{{{ITUNES}}}image")
         assert image is not None and get(server.port, local_path(image.get("href", ""), server.port))[0] == 200
-
-
-def ffprobe_chapters(path: Path) -> list[dict[str, Any]]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_chapters", "-print_format", "json", str(path)],
-                         check=True, capture_output=True, text=True).stdout
-    chapters: list[dict[str, Any]] = json.loads(out)["chapters"]
-    return chapters
 
 
 def test_the_chapters_json_is_the_tracks_own_chapters(server: ShareServer, world: dict) -> None:

@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from legsup_audio.render import forked
-from legsup_audio.render.analysis import AnalysisStore, fingerprint
+from legsup_audio.render.analysis import AnalysisStore
 from legsup_audio.dsp import (
     HOT,
     KWeighting,

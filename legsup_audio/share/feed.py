@@ -18,6 +18,7 @@ from email.utils import formatdate
 from urllib.parse import quote
 
 from legsup_audio.share.library import Track
+from legsup_audio.units import format_clock
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST = "https://podcastindex.org/namespace/1.0"
@@ -43,18 +44,10 @@ def cover_url(base: str, track: Track) -> str:
     return f"{base}{COVER_PREFIX}{quote(track.file.name, safe='')}{track.cover_suffix}"
 
 
-def clock(ms: int) -> str:
-    """``M:SS`` or ``H:MM:SS``, as show notes write times."""
-    seconds = max(0, ms) // 1000
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
 def show_notes(track: Track) -> str:
     """The steps with their start times: what the session holds, as the small HTML podcast apps show."""
-    head = f"{track.title} ({clock(track.duration)})" + (f" by {track.artist}" if track.artist else "")
-    steps = "".join(f"<li>{clock(c.start)} {html.escape(c.title)}</li>" for c in track.chapters)
+    head = f"{track.title} ({format_clock(track.duration)})" + (f" by {track.artist}" if track.artist else "")
+    steps = "".join(f"<li>{format_clock(c.start)} {html.escape(c.title)}</li>" for c in track.chapters)
     return f"<p>{html.escape(head)}</p>" + (f"<ol>{steps}</ol>" if steps else "")
 
 

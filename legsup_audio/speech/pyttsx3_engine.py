@@ -18,7 +18,6 @@ import io
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 import wave
 from importlib import metadata
