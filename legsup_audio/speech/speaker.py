@@ -174,7 +174,6 @@ class Speaker:
             progress(done, len(unique))
         for text, clip in self._synthesize_all(missing, where):
             ref = self.cache.put(keys[text], clip)
-            ref.stats()  # measured now, while the clip is fresh, for every later export
             refs[text] = ref
             done += 1
             if progress:
@@ -213,9 +212,7 @@ class Speaker:
             spare.close()
 
     def _remake(self, key: str, text: str, location: str | None) -> ClipRef:
-        ref = self.cache.put(key, self._synthesize(text, location, self.engine))
-        ref.stats()  # the old sidecar belongs to the damaged entry
-        return ref
+        return self.cache.put(key, self._synthesize(text, location, self.engine))
 
     def _synthesize(self, text: str, location: str | None, engine: SpeechEngine) -> Clip:
         try:
