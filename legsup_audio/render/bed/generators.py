@@ -30,6 +30,7 @@ from typing import Literal
 import numpy as np
 
 from legsup_audio.dsp import serial_matmul
+from legsup_audio.render.levels import filter_power, strike_power
 from legsup_audio.script.blocks.pitch import check_freq
 from legsup_audio.units import ms_to_frame
 
@@ -205,6 +206,13 @@ def noise_filter(color: str, rate: int) -> OnePoleBank:
     raise ValueError(f"noise colour must be white, pink or brown, not {color!r}")
 
 
+@lru_cache(maxsize=8)
+def colour_power(color: str, rate: int) -> float:
+    """K-weighted power of a noise colour at unit RMS: a constant per colour and rate."""
+    bank = noise_filter(color, rate)
+    return filter_power(bank.direct, bank.residues, bank.poles, rate)
+
+
 class Noise:
     """White, pink (-3 dB/octave) or brown (-6 dB/octave) noise that never repeats.
 
@@ -239,6 +247,10 @@ class Noise:
         self._gain = np.float32(gain)
         self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._whites: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def k_power(self) -> float:
+        """K-weighted power of the layer (channels summed), as ``render.levels`` measures a level."""
+        return self.channels * db_to_amplitude(self.level_db) ** 2 * colour_power(self.color, self.rate)
 
     def _remember(self, cache: OrderedDict[int, np.ndarray], k: int, make: Callable[[int], np.ndarray]) -> np.ndarray:
         chunk = cache.get(k)
@@ -310,6 +322,12 @@ def bell_strike(rate: int, freq: float) -> np.ndarray:
     return strike
 
 
+@lru_cache(maxsize=4)
+def strike_loudness_power(rate: int, freq: float) -> float:
+    """K-weighted power of the loudest 400 ms of a strike at sample peak 1.0."""
+    return strike_power(bell_strike(rate, freq), rate)
+
+
 class Bells:
     """A singing bowl struck at each time in ``strikes_ms``; silent elsewhere.
 
@@ -331,6 +349,10 @@ class Bells:
             raise ValueError("bell strike times must be >= 0 ms")
         self.strikes = np.sort(np.array([ms_to_frame(ms, self.rate) for ms in strikes], dtype=np.int64))
         self._amp = np.float32(db_to_amplitude(self.level_db))
+
+    def k_power(self) -> float:
+        """K-weighted power of one strike's loudest 400 ms (its momentary loudness), at its level."""
+        return float(self._amp) ** 2 * strike_loudness_power(self.rate, self.freq)
 
     def render(self, start: int, n: int) -> np.ndarray:
         start, n = check_block(start, n)
