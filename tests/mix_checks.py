@@ -54,7 +54,7 @@ def power_lufs(x: np.ndarray, rate: int = RATE, skip: int = 0) -> float:
         for f in meter._filters.values():  # noqa: SLF001 - the K-weighting stages, as pyloudnorm runs them
             y = f.apply_filter(y)
         total += float(np.mean(np.square(y[skip:])))
-    return float(-0.691 + 10 * np.log10(total))
+    return float(-0.691 + 10 * np.log10(total)) if total > 0 else float("-inf")
 
 
 def voice_lufs(x: np.ndarray, timeline: dict, rate: int = RATE) -> float:
