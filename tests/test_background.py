@@ -281,6 +281,16 @@ def test_a_looped_music_file_runs_a_minute_without_clicks(fake_workdir: Path, ru
     assert np.abs(np.diff(bed, 2)).max() < smooth_limit
 
 
+
+def test_a_music_file_sounds_its_level_under_the_voice(fake_workdir: Path, tmp_path: Path) -> None:
+    """Music is measured when it is loaded: its level means loudness under the voice, like the synthetic layers'."""
+    (fake_workdir / "sounds").mkdir()
+    _tone_file(fake_workdir / "sounds" / "chord.flac", 20.0)
+    text = MUSIC.replace("sounds/", str(fake_workdir / "sounds") + "/").replace("level: -24dB}", "level: -24dB, loop: false}")
+    bed = BedTrack(timeline_of(fake_workdir, text), RATE)
+    assert level_at(bed, 12.0, 4.0) == pytest.approx(-24.0, abs=0.5)  # played once: no loop seam in the way
+
+
 E2E = """\
 title: Bed loudness
 lead_in: 1s

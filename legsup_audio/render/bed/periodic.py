@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from legsup_audio.render.bed.generators import check_block, check_level, check_rate, db_to_amplitude, read_periodic
-from legsup_audio.render.levels import table_power
+from legsup_audio.render.levels import k_response, table_power
 from legsup_audio.script.blocks.pitch import check_freq, check_pulse_rate
 
 TABLE_SECONDS = 30
@@ -92,10 +92,27 @@ class _PeriodicLayer:
             self._table = table
         return self._table
 
+    def lines(self) -> list[tuple[list[int], list[float]]] | None:
+        """Per channel, the table's partials (bins, amplitudes) before levelling; None if not known."""
+        return None
+
     def k_power(self) -> float:
-        """K-weighted power of the layer (channels summed), exact from its one period."""
+        """K-weighted power of the layer (channels summed), exact from its one period.
+
+        From the partials when they are known (Parseval: each partial's power, weighted
+        by the K-filter at its frequency, as a share of the whole), else from the
+        table's spectrum, a channel at a time.
+        """
         if self._k_power is None:
-            self._k_power = table_power(self.table(), self.rate)
+            lines = self.lines()
+            if lines is None:
+                table = self.table()
+                self._k_power = sum(table_power(table[:, [c]], self.rate) for c in range(table.shape[1]))
+            else:
+                bins = np.concatenate([np.asarray(b, dtype=np.float64) for b, _ in lines])
+                power = np.concatenate([np.square(np.asarray(a, dtype=np.float64)) for _, a in lines])
+                share = float((power * k_response(bins / TABLE_SECONDS, self.rate)).sum() / power.sum())
+                self._k_power = len(lines) * db_to_amplitude(self.level_db) ** 2 * share
         return self._k_power
 
     def render(self, start: int, n: int) -> np.ndarray:
@@ -122,8 +139,15 @@ class Drone(_PeriodicLayer):
     def _key(self) -> tuple[object, ...]:
         return (self._bin(self.freq), self.level_db, self.channels)
 
+    def lines(self) -> list[tuple[list[int], list[float]]]:
+        turns = [0.0] if self.channels == 1 else [-DRONE_WIDTH / 2, DRONE_WIDTH / 2]
+        return [self._lines(turn)[:2] for turn in turns]
+
     def _channel(self, turn: float) -> np.ndarray:
-        """One channel; ``turn`` (radians) shifts the upper harmonics' phases and drifts."""
+        return _partials(self.period, *self._lines(turn))
+
+    def _lines(self, turn: float) -> tuple[list[int], list[float], list[float]]:
+        """One channel's partials; ``turn`` (radians) shifts the upper harmonics' phases and drifts."""
         base = self._bin(self.freq)
         bins: list[int] = []
         amps: list[float] = []
@@ -138,7 +162,7 @@ class Drone(_PeriodicLayer):
             bins += [k * base, k * base - drift, k * base + drift]
             amps += [amp, amp * depth / 2, amp * depth / 2]
             phases += [h, h - d + np.pi / 2, h + d - np.pi / 2]
-        return _partials(self.period, bins, amps, phases)
+        return bins, amps, phases
 
     def _build(self) -> np.ndarray:
         if self.channels == 1:
@@ -164,6 +188,9 @@ class Binaural(_PeriodicLayer):
 
     def _key(self) -> tuple[object, ...]:
         return (self._bin(self.carrier), self._bin(self.carrier + self.beat), self.level_db)
+
+    def lines(self) -> list[tuple[list[int], list[float]]]:
+        return [([self._bin(self.carrier)], [1.0]), ([self._bin(self.carrier + self.beat)], [1.0])]
 
     def _build(self) -> np.ndarray:
         left = _partials(self.period, [self._bin(self.carrier)], [1.0], [0.0])
