@@ -125,8 +125,5 @@ def without_background(session: Session) -> Session:
 
 
 def mastered(session: Session, target_lufs: float = TARGET_LUFS, background: bool = True) -> tuple[Mastered, Loudness]:
-    """The session's mix, mastered; its analysis is kept beside the clip cache for the next run."""
-    from legsup_audio.render.analysis import AnalysisStore
-    from legsup_audio.speech.cache import default_cache_dir
-
-    return master(mix(session, background), target_lufs, store=AnalysisStore(default_cache_dir()))
+    """The session's mix, mastered: the voice at ``target_lufs`` while it speaks (one known gain)."""
+    return master(mix(session, background), target_lufs)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
 import subprocess
 import sys
 import wave
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from legsup_audio.speech.cache import ClipCache, ClipRef, _probe, _read_stats, default_cache_dir, read_clip
+from legsup_audio.speech.cache import ClipCache, _probe, read_clip
 from legsup_audio.speech.fake import FakeEngine
 
 SCRIPT_A = ("title: Share A\nlead_in: 0.5s\ntail: 0.5s\ngap: 0.3s\nsteps:\n  - title: One\n    cues:\n"
@@ -56,7 +55,7 @@ def assert_alike(one: Path, other: Path) -> None:
 
 
 def assert_sound_cache(root: Path, entries: int) -> None:
-    """One whole entry and one matching sidecar per text, and no temporary file left."""
+    """One whole entry per text, and no temporary file left."""
     files = sorted(p for p in root.rglob("*") if p.is_file())
     assert not [p for p in files if p.name.startswith(".tmp-")]
     clips = [p for p in files if p.suffix == ".wav"]
@@ -64,8 +63,6 @@ def assert_sound_cache(root: Path, entries: int) -> None:
     for path in clips:
         info = _probe(path)
         assert info is not None and read_clip(path) is not None
-        ref = ClipRef(path, *info)
-        assert _read_stats(ref.stats_path, ref.frames, ref.crc, ref.duration_ms + 50) is not None
 
 
 def legsup_export(script: str, out: Path, cache: Path, cwd: Path) -> subprocess.Popen[str]:
@@ -153,8 +150,6 @@ DAMAGE = {
     "zero-frames": _zero_frames,
     "wrong-header": lambda p: _flip_bit(p, 22),  # the channel count: 1 becomes 17, same size
     "pcm-bit-flip": lambda p: _flip_bit(p, p.stat().st_size // 2),  # header and size still right
-    "stats-truncated": lambda p: p.with_suffix(".stats.npy").write_bytes(b"\x93NUMPY"),
-    "stats-bit-flip": lambda p: _flip_bit(p.with_suffix(".stats.npy"), p.with_suffix(".stats.npy").stat().st_size - 9),
 }
 
 
@@ -172,25 +167,20 @@ def test_a_damaged_entry_is_made_again_never_mixed_in(fake_workdir: Path, tmp_pa
     shared = ClipCache(tmp_path / "shared")
     build(script, engine=FakeEngine(), cache=shared)
     entry = shared.path_for(Speaker(FakeEngine(), get_profile("default").options, shared).key("Breathe in."))
-    before = entry.read_bytes(), entry.with_suffix(".stats.npy").read_bytes()
+    before = entry.read_bytes()
     DAMAGE[damage](entry)
-    assert (entry.read_bytes(), entry.with_suffix(".stats.npy").read_bytes()) != before
+    assert entry.read_bytes() != before
 
-    # The reference export kept its analysis of the mix (same clips, so the same mix): without
-    # it, this export reads every clip's stats, as a first export of the session does.
-    shutil.rmtree(default_cache_dir() / "analysis", ignore_errors=True)
     engine = FakeEngine()
     session = build(script, engine=engine, cache=shared)
     spoken_at_build = list(engine.calls)
     track = export_session(session, tmp_path / "track.wav", fmt="wav", sidecars=False).path
     if damage in ("truncated", "zero-frames", "wrong-header"):
         assert spoken_at_build == ["Breathe in."]  # seen as missing when looked up
-    elif damage == "pcm-bit-flip":
-        assert spoken_at_build == [] and engine.calls == ["Breathe in."]  # caught by the checksum when loaded
     else:
-        assert engine.calls == []  # the clip is sound; only its stats are measured again
+        assert spoken_at_build == [] and engine.calls == ["Breathe in."]  # caught by the checksum when loaded
     assert pcm(track) == pcm(reference)
-    assert (entry.read_bytes(), entry.with_suffix(".stats.npy").read_bytes()) == before  # whole again
+    assert entry.read_bytes() == before  # whole again
     assert_sound_cache(shared.root, 3)
 
 

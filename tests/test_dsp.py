@@ -130,8 +130,8 @@ def test_a_long_block_keeps_its_precision() -> None:
     assert float(np.abs(got - expected).max()) < 1e-9
 
 
-def test_analysing_and_rendering_a_bed_imports_neither_scipy_signal_nor_pyloudnorm(tmp_path) -> None:  # noqa: ANN001
-    """A first play of an edited bed session analyses it: that must cost numpy alone (1.1 s and 74 MB less)."""
+def test_rendering_a_bed_imports_neither_scipy_signal_nor_pyloudnorm(tmp_path) -> None:  # noqa: ANN001
+    """Mastering and rendering a session with a bed cost numpy alone (scipy.signal: 1.1 s and 74 MB more)."""
     import os
     import subprocess
     import sys
@@ -150,14 +150,13 @@ def test_analysing_and_rendering_a_bed_imports_neither_scipy_signal_nor_pyloudno
         "from legsup_audio.render import master\n"
         "from legsup_audio.speech.fake import FakeEngine\n"
         "session = pipeline.build(sys.argv[1], engine=FakeEngine())\n"
-        "mastered, _ = master.master(pipeline.mix(session), store=None)\n"
-        "assert mastered.limit, 'the bed must make the master limit, or the model is not exercised'\n"
+        "mastered, _ = master.master(pipeline.mix(session))\n"
         "for start in range(0, mastered.total, 44100):\n"
         "    mastered.read(start, 44100)\n"
         "print(sorted(m for m in ('scipy.signal', 'scipy.ndimage', 'pyloudnorm') if m in sys.modules))\n"
     )
     env = {**os.environ, "LEGSUP_CACHE_DIR": str(tmp_path / "cache")}
-    # The first run fills the clip cache (speaking may resample); the second only analyses and renders.
+    # The first run fills the clip cache (speaking may resample); the second only renders.
     for _ in range(2):
         out = subprocess.run([sys.executable, "-c", code, str(script)], env=env, capture_output=True, text=True,
                              timeout=300)

@@ -22,14 +22,17 @@ from legsup_audio.speech.cache import ClipCache
 from legsup_audio.speech.fake import FakeEngine
 from legsup_audio.compile.timeline import Event, Timeline
 from legsup_audio.render.tones import (
-    TONE_AMPLITUDE,
     TONE_HIGH_HZ,
     TONE_LOW_HZ,
-    TONE_RMS_DBFS,
     ToneTrack,
+    tone_amplitude,
 )
+from legsup_audio.script.blocks.breathe import DEFAULT_TONE_LEVEL_DB
+from legsup_audio.speech.speaker import VOICE_LUFS
 
 RATE = SAMPLE_RATE
+TONE_AMPLITUDE = tone_amplitude(DEFAULT_TONE_LEVEL_DB, TONE_LOW_HZ, TONE_HIGH_HZ)
+TONE_RMS_DBFS = 20 * np.log10(TONE_AMPLITUDE / np.sqrt(2))
 
 
 def tone(kind: str, start: int, end: int, low: float = TONE_LOW_HZ, high: float = TONE_HIGH_HZ) -> Event:
@@ -80,10 +83,21 @@ def test_pitch_rises_while_breathing_in_and_falls_while_breathing_out(whole: np.
 
 
 def test_level_of_the_sustained_tone(whole: np.ndarray) -> None:
+    """The sustained tone's loudness (K-weighted) is its level under the voice: 12 LU by default."""
+    from mix_checks import power_lufs
+
     middle = whole[frames(2500) : frames(3500)]
-    rms_db = 20 * np.log10(np.sqrt(np.mean(middle**2)))
-    assert rms_db == pytest.approx(TONE_RMS_DBFS, abs=0.2)
+    assert power_lufs(middle) == pytest.approx(VOICE_LUFS + DEFAULT_TONE_LEVEL_DB, abs=0.3)
     assert np.abs(whole).max() <= TONE_AMPLITUDE + 1e-6
+
+
+def test_a_breathe_level_sets_the_tones_under_the_voice() -> None:
+    from mix_checks import power_lufs
+
+    event = Event("tone", 0, 4000, "s", 1, data=(("pitch", "rising"), ("from_hz", TONE_LOW_HZ),
+                                                 ("to_hz", TONE_HIGH_HZ), ("level", -20.0)))
+    x = ToneTrack(Timeline("t", 4000, (), (event,))).render(0, 4 * RATE)[:, 0].astype(np.float64)
+    assert power_lufs(x[frames(1500) : frames(2500)]) == pytest.approx(VOICE_LUFS - 20.0, abs=0.3)
 
 
 def test_silent_outside_tones_and_no_clicks_at_the_edges(whole: np.ndarray) -> None:

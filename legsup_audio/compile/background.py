@@ -2,7 +2,9 @@
 
 Owns which layers sound in each step (a step's block replaces the script's layers it
 names, or turns them all ``off``), the ``bell`` events where the bowl is struck (and the
-check that bell step ids exist), and the per-step plan under
+check that bell step ids exist): a bell opens its step, struck at the step's start, and
+the step's first word comes ``lead`` later (``bell_leads``, which the compiler lays out);
+the session's last bell gets a tail long enough to ring out, and the per-step plan under
 ``Timeline.extras["background"]`` that the renderer (``render.bed.track``) follows, so
 ``legsup timeline --json`` shows what will sound.  It makes no sound itself.
 """
@@ -16,6 +18,8 @@ from legsup_audio.errors import Problem
 from legsup_audio.model import CueScript, LayerSpec
 from legsup_audio.script.blocks.background import (
     BELL_EVENT_MS,
+    BELL_RING_OUT_MS,
+    DEFAULT_BELL_LEAD_MS,
     CROSSFADE_MS,
     DEFAULT_DUCK_DB,
     DEFAULT_FADE_IN_MS,
@@ -34,6 +38,27 @@ def step_layers(script_bed: Background | None, step_bed: Background | None) -> l
     if step_bed is not None:
         layers.update(step_bed.layers)
     return [spec for spec in layers.values() if spec is not None]
+
+
+def bell_leads(script: CueScript) -> list[int]:
+    """Per step, how long its bell rings before its first word (ms); 0 for a step without a bell.
+
+    The compiler starts such a step's cursor this much after the step's start, where
+    the bell is struck (``compile_background`` places the strikes).
+    """
+    script_bed: Background | None = script.get(KEY)
+    script_bells = script_bed.layer("bells") if script_bed is not None else None
+    params = dict(script_bells.params) if script_bells is not None else {}
+    lead = int(params.get("lead", DEFAULT_BELL_LEAD_MS))
+    wanted = None if params.get("at", "steps") == "steps" else set(params["at"])
+    leads = []
+    for step in script.steps:
+        step_bed: Background | None = step.get(KEY)
+        layers = step_layers(script_bed, step_bed)
+        named_here = step_bed is not None and "bells" in dict(step_bed.layers)
+        rings = any(spec.kind == "bells" for spec in layers) and (named_here or wanted is None or step.id in wanted)
+        leads.append(lead if rings else 0)
+    return leads
 
 
 def compile_background(script: CueScript, timeline: Timeline, problems: list[Problem]) -> Timeline:
@@ -67,8 +92,14 @@ def compile_background(script: CueScript, timeline: Timeline, problems: list[Pro
         named_here = step_bed is not None and "bells" in dict(step_bed.layers)
         if bell is not None and (named_here or wanted is None or span.id in wanted):
             bells.append(_bell_event(bell, span.start, span.id, timeline.duration))
+    duration = timeline.duration
     if script_bells is not None and spans:
-        bells.append(_bell_event(script_bells, spans[-1].end, spans[-1].id, timeline.duration))
+        # The last bell rings out before the file ends: the tail grows to hold it.
+        duration = max(duration, spans[-1].end + BELL_RING_OUT_MS)
+        bells.append(_bell_event(script_bells, spans[-1].end, spans[-1].id, duration))
+        if segments:
+            last = segments[-1]
+            segments[-1] = BedSegment(last.step, last.start, duration, last.layers)
     plan = BedPlan(
         fade_in=_setting(script_bed, "fade_in", DEFAULT_FADE_IN_MS),
         fade_out=_setting(script_bed, "fade_out", DEFAULT_FADE_OUT_MS),
@@ -78,7 +109,7 @@ def compile_background(script: CueScript, timeline: Timeline, problems: list[Pro
     )
     events = sorted([*timeline.events, *bells], key=event_sort_key)
     extras = tuple((k, v) for k, v in timeline.extras if k != KEY) + ((KEY, plan),)
-    return Timeline(title=timeline.title, duration=timeline.duration, steps=timeline.steps, events=tuple(events),
+    return Timeline(title=timeline.title, duration=duration, steps=timeline.steps, events=tuple(events),
                     voice=timeline.voice, author=timeline.author, extras=extras)
 
 

@@ -47,7 +47,8 @@ def compile_breathe(
             low_high = (TONE_LOW_HZ, TONE_HIGH_HZ) if cue.rising else (TONE_HIGH_HZ, TONE_LOW_HZ)
             events.append(Event("tone", cue.phase.start, cue.phase.end, step.id, guide_line,
                                 data=(("pitch", "rising" if cue.rising else "falling"),
-                                      ("from_hz", low_high[0]), ("to_hz", low_high[1]))))
+                                      ("from_hz", low_high[0]), ("to_hz", low_high[1]))
+                                + ((("level", block.level),) if block.level is not None else ())))
     return events, cursor + block.length
 
 

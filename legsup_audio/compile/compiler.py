@@ -2,7 +2,9 @@
 
 Owns the timing rules of SPEC section 2, exact to the millisecond: steps back to
 back from ``lead_in``, a cursor inside each step moved by speech, gaps, pauses
-and ``at``, step ``duration`` as a minimum, and the ``tail``.  Spoken lengths
+and ``at`` (in a step that opens with a bell, the cues and their ``at`` times begin
+the bell's ``lead`` after the step's start), step ``duration`` as a minimum, and
+the ``tail``.  Spoken lengths
 come in as a function (text -> ms) so the compiler stays pure: the speech stage
 measures real clips, tests pass a fake.  Timing errors that only show once
 lengths are known (``at`` before the cursor) are collected and raised together.
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from legsup_audio.compile.background import compile_background
+from legsup_audio.compile.background import bell_leads, compile_background
 from legsup_audio.compile.breathe import compile_breathe
 from legsup_audio.compile.timeline import Event, SpokenLength, StepSpan, Timeline, event_sort_key
 from legsup_audio.errors import Problem, ScriptError
@@ -60,8 +62,10 @@ def compile_script(script: CueScript, spoken: SpokenLength, max_length_ms: int =
     events: list[Event] = []
     spans: list[StepSpan] = []
     start = script.lead_in
-    for step in script.steps:
-        cursor, step_events = _step_cues(script, step, start, spoken, file, problems)
+    leads = bell_leads(script)
+    for step, lead in zip(script.steps, leads):
+        # A step opened by a bell: its cues (and their `at` times) begin `lead` after the strike.
+        cursor, step_events = _step_cues(script, step, start + lead, spoken, file, problems)
         events.extend(step_events)
         for key, block in step.extras:
             if key in STEP_BLOCK_COMPILERS and block is not None:
@@ -146,14 +150,14 @@ def silent_step_ends(script: CueScript) -> list[int]:
     """Where each step would end if every spoken clip took no time: a lower bound of each end."""
     ends: list[int] = []
     start = script.lead_in
-    for step in script.steps:
-        cursor = start
+    for step, lead in zip(script.steps, bell_leads(script)):
+        origin = cursor = start + lead
         for cue in step.cues:
             if isinstance(cue, Pause):
                 cursor += cue.length
                 continue
             if cue.at is not None:  # an `at` before the cursor is an error, reported by the real layout
-                cursor = max(cursor, start + cue.at)
+                cursor = max(cursor, origin + cue.at)
             if isinstance(cue, Say):
                 cursor += cue.gap if cue.gap is not None else script.gap
         for key, block in step.extras:

@@ -18,11 +18,13 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from legsup_audio.render.levels import Profile
 from legsup_audio.speech.cache import MIX_GAIN, ClipRef
 from legsup_audio.compile.timeline import Timeline
 from legsup_audio.units import SAMPLE_RATE, ms_to_frame
 
+#: A mono layer in a stereo mix is spread at this gain per channel (equal power, -3 dB),
+#: so its loudness is the same in a stereo mix as alone in a mono one.
+CENTRE = float(np.sqrt(0.5))
 BLOCK_FRAMES = SAMPLE_RATE  # one second: large enough for numpy, small enough to stream
 CLIP_MEMORY = 8  # clips kept resampled at once; events never overlap, so few are live
 
@@ -49,16 +51,6 @@ class Layer(Protocol):
 
 
 @runtime_checkable
-class Described(Layer, Protocol):
-    """A layer that can describe its own loudness without being rendered (see ``levels``)."""
-
-    def profile(self, step: int, count: int) -> Profile | None:
-        """Per ``step`` frames, ``count`` steps: K-weighted energy and a true-peak bound; None
-        when it cannot (then the master renders and measures it)."""
-        ...
-
-
-@runtime_checkable
 class PcmSource(Protocol):
     """Final, mastered session audio that encoders and players read at any frame."""
 
@@ -79,7 +71,6 @@ class VoiceTrack:
     def __init__(self, timeline: Timeline, clips: Mapping[str, ClipRef], rate: int = SAMPLE_RATE) -> None:
         speech = timeline.speech()
         self.rate = rate
-        self._start_ms = [e.start for e in speech]
         self._starts = [ms_to_frame(e.start, rate) for e in speech]
         self._texts = [e.text or "" for e in speech]
         self._ends = [s + self._resampled_length(clips[t]) for s, t in zip(self._starts, self._texts)]
@@ -111,46 +102,6 @@ class VoiceTrack:
             self._live.move_to_end(text)
         return samples
 
-    def energies(self, step: int, count: int) -> np.ndarray:
-        """K-weighted energy per ``step`` frames (a multiple of 1 ms), without rendering.
-
-        Each clip's energy per millisecond is measured once and kept in the clip
-        cache; here it is only added up where the clip is placed.  Clips are
-        separated by silence, so this matches filtering the whole track (to
-        within the part of a frame where a millisecond edge falls).
-        """
-        out = np.zeros(count)
-        per_ms = step * 1000 // self.rate
-        for start_ms, text in zip(self._start_ms, self._texts):
-            energy = self._refs[text].stats().energy_ms * MIX_GAIN**2  # stored with headroom
-            slots = (start_ms + np.arange(energy.shape[0])) // per_ms
-            keep = slots < count
-            if keep.any():
-                first = int(slots[0])
-                sums = np.bincount(slots[keep] - first, weights=energy[keep])
-                out[first : first + sums.shape[0]] += sums
-        return out
-
-    def identity(self) -> str:
-        """Which clips are placed (by checksum): with the timeline, all that fixes this track's samples."""
-        return "|".join(f"{ref.path.name}:{ref.crc}:{ref.frames}:{ref.rate}"
-                        for ref in (self._refs[t] for t in dict.fromkeys(self._texts)))
-
-    def profile(self, step: int, count: int) -> Profile:
-        """Per-step energy (from the clips' stored energies) and true peak (from their samples)."""
-        peaks = np.zeros(count)
-        factors: dict[str, float] = {}
-        for at, end, text in zip(self._starts, self._ends, self._texts):
-            k0, k1 = at // step, min(count, -(-end // step))
-            if k0 >= k1:
-                continue
-            clip = np.abs(self._clip(text))
-            if text not in factors:  # the clip's true peak over its sample peak: how far between-sample peaks reach
-                factors[text] = max(1.0, self._refs[text].stats().true_peak * MIX_GAIN / max(float(clip.max()), 1e-12))
-            starts = np.maximum(np.arange(k0, k1) * step - at, 0)
-            peaks[k0:k1] = np.maximum(peaks[k0:k1], np.maximum.reduceat(clip, starts) * factors[text])
-        return Profile(self.energies(step, count), peaks)
-
     def render(self, start: int, n: int) -> np.ndarray:
         out = np.zeros((n, 1), dtype=np.float32)
         end = start + n
@@ -164,7 +115,13 @@ class VoiceTrack:
 
 
 class Mix:
-    """The sum of the session's layers, for any frame range."""
+    """The sum of the session's layers, for any frame range.
+
+    Stereo when any layer is (a session with a bed), else mono.  A mono layer (the
+    voice, the guide tones) is centred in a stereo mix at -3 dB per channel, so its
+    loudness (BS.1770 sums the channels' power) is the same as in a mono mix: the
+    voice keeps its -16 LUFS in both.
+    """
 
     def __init__(self, timeline: Timeline, layers: Sequence[Layer], rate: int = SAMPLE_RATE) -> None:
         self.timeline = timeline
@@ -181,7 +138,9 @@ class Mix:
             return out
         for layer in self.layers:
             block = layer.render(start, n_in)
-            out[:n_in] += block if block.shape[1] == self.channels else np.repeat(block, self.channels, axis=1)
+            if block.shape[1] != self.channels:  # a mono layer in a stereo mix: centred at equal power
+                block = block * np.float32(CENTRE)
+            out[:n_in] += block
         return out
 
     def blocks(self, block: int = BLOCK_FRAMES):

@@ -53,7 +53,8 @@ def _duration(description: str) -> dict[str, Any]:
     }
 
 
-def _level(description: str = "Level in dB relative to full scale, at most 0, e.g. -30dB.") -> dict[str, Any]:
+def _level(description: str = "Loudness relative to the voice in dB, at most 0: -30dB sounds 30 dB (LU) under "
+                               "the voice while it speaks.") -> dict[str, Any]:
     return {"description": description,
             "anyOf": [{"type": "number", "maximum": 0}, {"type": "string", "pattern": _LEVEL_TEXT}]}
 
@@ -92,6 +93,8 @@ def _breathe() -> dict[str, Any]:
                                      "tone: a rising and falling tone; silent: nothing.", "enum": list(GUIDES)},
             "voice_cycles": {"description": "Speak the guide for the first N cycles, then tones only.",
                              "type": "integer", "minimum": 0},
+            "level": _level("The guide tones' loudness relative to the voice in dB, at most 0 "
+                            "(default -12dB: 12 dB under the voice)."),
             "ramp": _object({"to": pattern, "over": {"type": "integer", "minimum": 1,
                                                       "description": "Across this many cycles."}},
                             "Move linearly from `pattern` to `to` across `over` cycles.", required=["to", "over"]),
@@ -135,8 +138,11 @@ def _background(step_level: bool) -> dict[str, Any]:
                         "loop": {"description": "Repeat the file to fill the session (default true).",
                                  "anyOf": [{"type": "boolean"}, {"enum": ["true", "false", "yes", "no", "on", "off"]}]}},
                        "A music or sound file.", required=["file"]),
-        "bells": layer({"at": bells_at, "note": note, "freq": hz} if not step_level else {"note": note, "freq": hz},
-                       "A singing bowl: at step starts and the end (a step's own bells ring at its start)."),
+        "bells": layer({"at": bells_at, "note": note, "freq": hz,
+                        "lead": _duration("How long the bell rings before the step's first word (default 3s).")}
+                       if not step_level else {"note": note, "freq": hz},
+                       "A singing bowl: it opens each step it marks (the voice enters under its bloom) and "
+                       "rings out at the end; its level is a strike's loudest 400 ms relative to the voice."),
     }
     settings = {
         "fade_in": _duration("Fade the bed in over this long."),

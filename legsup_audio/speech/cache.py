@@ -5,22 +5,20 @@ checked.  The key hashes everything that changes the sound (engine id and
 version, every speech option, the trimming rule, the text), so changing a voice
 or rate can never hand back old audio.
 
-Several ``legsup`` processes may use one cache folder at once.  Every file
-(clip and ``.stats.npy`` sidecar) is written under a unique temporary name in
-its final folder and moved into place in one step, so a reader sees a whole
-file or none.  A clip is linked into place only if no entry exists yet: the
-first writer wins and later writers use its entry, so a clip another process
-already measured is never swapped under it.  Each clip carries a CRC-32 of its
-samples in a trailing ``crc `` chunk (players ignore it); an entry whose header,
-size, frame count or checksum is wrong is treated as missing and replaced, and a
-sidecar that does not match its clip is measured again.  The checksum costs no
+Several ``legsup`` processes may use one cache folder at once.  Every clip is
+written under a unique temporary name in its final folder and moved into place
+in one step, so a reader sees a whole file or none.  A clip is linked into place
+only if no entry exists yet: the first writer wins and later writers use its
+entry, so a clip another process is already using is never swapped under it.
+Each clip carries a CRC-32 of its samples in a trailing ``crc `` chunk (players
+ignore it); an entry whose header, size, frame count or checksum is wrong is
+treated as missing and replaced.  The checksum costs no
 extra read: it is checked on the one read that loads the clip, and a clip that
 fails it there is made again through ``ClipRef.repair`` (set by the speaker).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -33,9 +31,8 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from legsup_audio.output.files import replace_with, temporary_beside
+from legsup_audio.output.files import temporary_beside
 from legsup_audio.speech.base import Clip, SpeechOptions, clip_ms
-from legsup_audio.units import ms_to_frame
 
 #: Bump when the way clips are post-processed (trimming, levelling) or stored changes.
 CLIP_FORMAT = "voice-v4"
@@ -96,24 +93,6 @@ class ClipRef:
             raise SpeechError(f"the cached clip {self.path} changed or vanished while in use; run the command again")
         return clip
 
-    @property
-    def stats_path(self) -> Path:
-        return self.path.with_suffix(".stats.npy")
-
-    def stats(self) -> ClipStats:
-        """The clip's loudness profile and true peak, computed once and kept beside it."""
-        stats = _read_stats(self.stats_path, self.frames, self.crc, self.duration_ms + STATS_TAIL_MS)
-        if stats is not None:
-            return stats
-        stats = measure_clip(self.load())
-        payload = np.concatenate([[stats.true_peak], stats.energy_ms]).astype(np.float64)
-        data = np.concatenate([[float(self.frames), float(self.crc), float(zlib.crc32(payload.tobytes()))], payload])
-        if (info := _probe(self.path)) is None or info[2] != self.crc:
-            return stats  # the entry was made again meanwhile: its own ref keeps its own stats
-        with contextlib.suppress(OSError):  # a read-only cache only costs the measurement
-            replace_with(self.stats_path, lambda f: np.save(f, data, allow_pickle=False), prefix=".tmp-", suffix=".npy")
-        return stats
-
 
 #: espeak-ng's output depends a little on what it spoke before (a few samples of
 #: length), so a clip made again may differ slightly from the one the session was
@@ -129,49 +108,6 @@ def _fit(clip: Clip, frames: int) -> Clip | None:
     n = min(frames, clip.frames)
     samples[:n] = clip.samples[:n]
     return Clip(samples, clip.rate)
-
-
-def _read_stats(path: Path, frames: int, crc: int, n_ms: int) -> ClipStats | None:
-    """The sidecar's stats if it is whole and belongs to this very clip, else None.
-
-    Layout (float64): frames, the clip's CRC-32, the CRC-32 of the rest, true peak,
-    then the energy of each millisecond.
-    """
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, SyntaxError):
-        return None  # missing or damaged: measure again
-    if data.dtype != np.float64 or data.ndim != 1 or data.shape[0] != 4 + n_ms:
-        return None
-    if data[0] != frames or data[1] != crc or data[2] != zlib.crc32(data[3:].tobytes()):
-        return None
-    return ClipStats(float(data[3]), data[4:])
-
-
-#: The K-weighting filter rings on briefly after a clip ends; its energy counts too.
-STATS_TAIL_MS = 50
-
-
-@dataclass(frozen=True, slots=True)
-class ClipStats:
-    """What the master needs to know of a clip without rendering the session."""
-
-    true_peak: float  # linear, 4x oversampled
-    energy_ms: np.ndarray  # K-weighted sum of squares per millisecond from the clip's start (+ tail)
-
-
-def measure_clip(clip: Clip) -> ClipStats:
-    from legsup_audio.dsp import HOT, k_weighted_squares, true_peaks
-
-    x = clip.samples.astype(np.float64) / 32768.0
-    n_ms = clip_ms(clip.frames, clip.rate) + STATS_TAIL_MS
-    squares = k_weighted_squares(x, clip.rate, tail=ms_to_frame(n_ms, clip.rate) + 1 - clip.frames)
-    # Millisecond k holds frames [k * rate / 1000, (k + 1) * rate / 1000), as the session grid does.
-    edges = (np.arange(n_ms + 1) * clip.rate) // 1000
-    csum = np.concatenate([[0.0], np.cumsum(squares)])
-    energy = np.diff(csum[np.minimum(edges, squares.shape[0])])
-    peak = float(true_peaks(x[:, None], float(np.abs(x).max()) * HOT).max())
-    return ClipStats(peak, energy)
 
 
 class ClipCache:

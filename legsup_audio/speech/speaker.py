@@ -222,24 +222,19 @@ class Speaker:
             except TakeProblem as exc:
                 problems.append(_problem(where.get(text), str(exc)))
                 continue
-            refs[text] = self._store(keys[text], clip)
+            refs[text] = self.cache.put(keys[text], clip)
             done += 1
             if progress:
                 progress(done, len(unique))
         if problems:
             raise ScriptError(problems)
         for text, clip in self._synthesize_all([t for t in missing if t not in self.takes], where):
-            refs[text] = self._store(keys[text], clip)
+            refs[text] = self.cache.put(keys[text], clip)
             done += 1
             if progress:
                 progress(done, len(unique))
         return {text: refs[text].with_repair(partial(self._remake, keys[text], text, where.get(text)))
                 for text in unique}
-
-    def _store(self, key: str, clip: Clip) -> ClipRef:
-        ref = self.cache.put(key, clip)
-        ref.stats()  # measured now, while the clip is fresh, for every later export
-        return ref
 
     def _take(self, text: str) -> Clip:
         """The recorded take of ``text``, mix-ready like a synthetic clip (plus the take's high-pass)."""
@@ -288,9 +283,7 @@ class Speaker:
                 raise ScriptError([_problem(location, str(exc))]) from None
         else:
             clip = self._synthesize(text, location, self.engine)
-        ref = self.cache.put(key, clip)
-        ref.stats()  # the old sidecar belongs to the damaged entry
-        return ref
+        return self.cache.put(key, clip)
 
     def _synthesize(self, text: str, location: str | None, engine: SpeechEngine) -> Clip:
         try:

@@ -59,7 +59,7 @@ class PageMark:
 
 @dataclass(frozen=True, slots=True)
 class BedLevel:
-    """One background layer's planned level over the session: (ms, dBFS) breakpoints, linear between."""
+    """One background layer's planned level over the session: (ms, dB relative to the voice) breakpoints, linear between."""
 
     layer: str
     label: str

@@ -30,11 +30,15 @@ from typing import Literal
 import numpy as np
 
 from legsup_audio.dsp import serial_matmul
+from legsup_audio.render.levels import filter_power, strike_power
 from legsup_audio.script.blocks.pitch import check_freq
 from legsup_audio.units import ms_to_frame
 
 NOISE_CHUNK = 1 << 16
 """Noise is generated in chunks of this many samples, each seeded from its index."""
+
+STEREO_OFFSET = 5 * NOISE_CHUNK + NOISE_CHUNK // 3
+"""How far ahead in the noise a stereo noise's right channel reads (about 8 s at 44.1 kHz)."""
 
 NOISE_WARMUP = 1 << 12
 """Samples of the previous chunk that a colouring filter runs over before a chunk."""
@@ -205,17 +209,27 @@ def noise_filter(color: str, rate: int) -> OnePoleBank:
     raise ValueError(f"noise colour must be white, pink or brown, not {color!r}")
 
 
+@lru_cache(maxsize=8)
+def colour_power(color: str, rate: int) -> float:
+    """K-weighted power of a noise colour at unit RMS: a constant per colour and rate."""
+    bank = noise_filter(color, rate)
+    return filter_power(bank.direct, bank.residues, bank.poles, rate)
+
+
 class Noise:
     """White, pink (-3 dB/octave) or brown (-6 dB/octave) noise that never repeats.
 
     Mono by default (the renderer spreads it to both speakers); ``stereo=True`` gives
-    independent, decorrelated channels, which sound wider, at twice the cost.  ``seed``
-    chooses the noise; the same seed always gives the same samples.  ``level_db`` is
-    the RMS level.  A small cache of recent chunks makes sequential rendering cost
-    one chunk computation per ``NOISE_CHUNK`` samples.
+    decorrelated channels, which sound wide: the right channel is the same
+    never-repeating noise ``STEREO_OFFSET`` samples (about 8 s) later, independent of
+    the left at every moment (the colouring filters forget in well under a second),
+    for little more than the cost of one channel.  ``seed`` chooses the noise; the
+    same seed always gives the same samples.  ``level_db`` is the RMS level of each
+    channel.  A small cache of recent chunks makes sequential rendering cost one
+    chunk computation per ``NOISE_CHUNK`` samples.
     """
 
-    _CACHE = 4
+    _CACHE = 12  # holds both channels' chunks (STEREO_OFFSET apart) in sequential rendering
 
     def __init__(
         self,
@@ -240,6 +254,10 @@ class Noise:
         self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._whites: OrderedDict[int, np.ndarray] = OrderedDict()
 
+    def k_power(self) -> float:
+        """K-weighted power of the layer (channels summed), as ``render.levels`` measures a level."""
+        return self.channels * db_to_amplitude(self.level_db) ** 2 * colour_power(self.color, self.rate)
+
     def _remember(self, cache: OrderedDict[int, np.ndarray], k: int, make: Callable[[int], np.ndarray]) -> np.ndarray:
         chunk = cache.get(k)
         if chunk is None:
@@ -247,13 +265,15 @@ class Noise:
             cache[k] = chunk
             while len(cache) > self._CACHE:
                 cache.popitem(last=False)
+        else:
+            cache.move_to_end(k)
         return chunk
 
     def _white(self, k: int) -> np.ndarray:
         """Raw white chunk ``k`` (k >= -1) in int16 units, float32 (channels, chunk)."""
         bits = np.random.PCG64(np.random.SeedSequence([self.seed, k + 1]))
-        raw = bits.random_raw(self.channels * NOISE_CHUNK // 4).view(np.int16)  # 4 per draw
-        return raw.astype(np.float32).reshape(self.channels, NOISE_CHUNK)
+        raw = bits.random_raw(NOISE_CHUNK // 4).view(np.int16)  # 4 per draw
+        return raw.astype(np.float32).reshape(1, NOISE_CHUNK)
 
     def _coloured(self, k: int) -> np.ndarray:
         """Chunk ``k`` at level, float32 (channels, chunk)."""
@@ -266,13 +286,15 @@ class Noise:
     def render(self, start: int, n: int) -> np.ndarray:
         start, n = check_block(start, n)
         out = np.empty((n, self.channels), dtype=np.float32)
-        pos = start
-        while pos < start + n:
-            k, offset = divmod(pos, NOISE_CHUNK)
-            take = min(NOISE_CHUNK - offset, start + n - pos)
-            chunk = self._remember(self._chunks, k, self._coloured)
-            out[pos - start : pos - start + take] = chunk[:, offset : offset + take].T
-            pos += take
+        for channel in range(self.channels):
+            at = start + channel * STEREO_OFFSET
+            pos = at
+            while pos < at + n:
+                k, offset = divmod(pos, NOISE_CHUNK)
+                take = min(NOISE_CHUNK - offset, at + n - pos)
+                chunk = self._remember(self._chunks, k, self._coloured)
+                out[pos - at : pos - at + take, channel] = chunk[0, offset : offset + take]
+                pos += take
         return out
 
 
@@ -310,6 +332,12 @@ def bell_strike(rate: int, freq: float) -> np.ndarray:
     return strike
 
 
+@lru_cache(maxsize=4)
+def strike_loudness_power(rate: int, freq: float) -> float:
+    """K-weighted power of the loudest 400 ms of a strike at sample peak 1.0."""
+    return strike_power(bell_strike(rate, freq), rate)
+
+
 class Bells:
     """A singing bowl struck at each time in ``strikes_ms``; silent elsewhere.
 
@@ -331,6 +359,10 @@ class Bells:
             raise ValueError("bell strike times must be >= 0 ms")
         self.strikes = np.sort(np.array([ms_to_frame(ms, self.rate) for ms in strikes], dtype=np.int64))
         self._amp = np.float32(db_to_amplitude(self.level_db))
+
+    def k_power(self) -> float:
+        """K-weighted power of one strike's loudest 400 ms (its momentary loudness), at its level."""
+        return float(self._amp) ** 2 * strike_loudness_power(self.rate, self.freq)
 
     def render(self, start: int, n: int) -> np.ndarray:
         start, n = check_block(start, n)

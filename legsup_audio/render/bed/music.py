@@ -5,7 +5,8 @@ reads) once into memory as float32 stereo at the session's rate, and serving any
 block of it, at level, by absolute sample index.  A looped file repeats with an
 equal-power crossfade at the seam, so the loop point never clicks.  The level is
 the RMS of the whole decoded file over both channels (the same meaning as the
-synthetic layers).  A missing or undecodable file is a ``ValueError`` (the caller
+synthetic layers); its gated BS.1770 loudness is measured once, when it is
+loaded, for ``render.levels``.  A missing or undecodable file is a ``ValueError`` (the caller
 turns it into a script error with a line number); a missing ffmpeg is a
 ``SetupError``.  Fades, ducking and mixing belong to the renderer.
 """
@@ -26,6 +27,7 @@ from legsup_audio.render.bed.generators import (
     db_to_amplitude,
     read_periodic,
 )
+from legsup_audio.dsp import loudness
 from legsup_audio.errors import SetupError
 
 MUSIC_MAX_SECONDS = 20 * 60
@@ -95,6 +97,9 @@ class Music:
             raise ValueError(f"music file {self.path} is silent")
         source = source * np.float32(db_to_amplitude(self.level_db) / rms)
         self.frames = len(source)
+        # Its loudness as BS.1770 gates a programme: quiet passages of the music do not count.
+        lufs = loudness(source, self.rate)
+        self.lufs = lufs if math.isfinite(lufs) else 10 * math.log10(2 * rms * rms) - 0.691
         self.crossfade = min(round(crossfade_ms * self.rate / 1000), self.frames // 2)
         if self.loop:
             fade = self.crossfade
@@ -109,6 +114,10 @@ class Music:
             self._cycle = cycle
         else:
             self._source = source
+
+    def k_power(self) -> float:
+        """K-weighted power (channels summed) that gives the file's measured loudness, at its level."""
+        return float(10 ** ((self.lufs + 0.691) / 10))
 
     def render(self, start: int, n: int) -> np.ndarray:
         start, n = check_block(start, n)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from legsup_audio.render.bed.generators import check_block, check_level, check_rate, db_to_amplitude, read_periodic
+from legsup_audio.render.levels import k_response, table_power
 from legsup_audio.script.blocks.pitch import check_freq, check_pulse_rate
 
 TABLE_SECONDS = 30
@@ -30,6 +31,10 @@ DRONE_HARMONICS: tuple[tuple[float, float, float, float], ...] = (
     (0.07, 0.35, 0.17, 5.3),
 )
 """The drone's timbre: a fundamental, soft upper harmonics, each drifting slowly."""
+
+DRONE_WIDTH = 1.2
+"""Phase turn (radians) between a stereo drone's channels per harmonic above the
+fundamental: a little width (left/right correlation about 0.8), the fundamental centred."""
 
 ISOCHRONIC_EDGE = 0.2
 """Length of each raised-cosine edge of an isochronic pulse, as a share of its period."""
@@ -64,6 +69,7 @@ class _PeriodicLayer:
         self.rate = check_rate(rate)
         self.period = self.rate * TABLE_SECONDS
         self._table: np.ndarray | None = None
+        self._k_power: float | None = None
 
     def _bin(self, freq: float) -> int:
         """The table bin nearest ``freq`` (bins are ``1 / TABLE_SECONDS`` Hz apart)."""
@@ -86,6 +92,29 @@ class _PeriodicLayer:
             self._table = table
         return self._table
 
+    def lines(self) -> list[tuple[list[int], list[float]]] | None:
+        """Per channel, the table's partials (bins, amplitudes) before levelling; None if not known."""
+        return None
+
+    def k_power(self) -> float:
+        """K-weighted power of the layer (channels summed), exact from its one period.
+
+        From the partials when they are known (Parseval: each partial's power, weighted
+        by the K-filter at its frequency, as a share of the whole), else from the
+        table's spectrum, a channel at a time.
+        """
+        if self._k_power is None:
+            lines = self.lines()
+            if lines is None:
+                table = self.table()
+                self._k_power = sum(table_power(table[:, [c]], self.rate) for c in range(table.shape[1]))
+            else:
+                bins = np.concatenate([np.asarray(b, dtype=np.float64) for b, _ in lines])
+                power = np.concatenate([np.square(np.asarray(a, dtype=np.float64)) for _, a in lines])
+                share = float((power * k_response(bins / TABLE_SECONDS, self.rate)).sum() / power.sum())
+                self._k_power = len(lines) * db_to_amplitude(self.level_db) ** 2 * share
+        return self._k_power
+
     def render(self, start: int, n: int) -> np.ndarray:
         start, n = check_block(start, n)
         return read_periodic(self.table(), start, n)
@@ -97,20 +126,28 @@ class Drone(_PeriodicLayer):
     Each harmonic's amplitude drifts by its own slow sine (0.13-0.37 Hz), so the
     tone breathes instead of sounding like a test tone; the drift is built from
     sidebands, so the whole drone is a sum of fixed sinusoids.  ``level_db`` is the
-    RMS level.  The layer is mono.
+    RMS level.  Mono, or with ``stereo=True`` a little wide: the upper harmonics and
+    their drifts are turned apart between the channels, the fundamental is not.
     """
 
-    channels = 1
-
-    def __init__(self, rate: int, freq: float, level_db: float) -> None:
+    def __init__(self, rate: int, freq: float, level_db: float, *, stereo: bool = False) -> None:
         super().__init__(rate)
         self.freq = check_freq("drone frequency", freq, self.rate)
         self.level_db = check_level(level_db)
+        self.channels = 2 if stereo else 1
 
     def _key(self) -> tuple[object, ...]:
-        return (self._bin(self.freq), self.level_db)
+        return (self._bin(self.freq), self.level_db, self.channels)
 
-    def _build(self) -> np.ndarray:
+    def lines(self) -> list[tuple[list[int], list[float]]]:
+        turns = [0.0] if self.channels == 1 else [-DRONE_WIDTH / 2, DRONE_WIDTH / 2]
+        return [self._lines(turn)[:2] for turn in turns]
+
+    def _channel(self, turn: float) -> np.ndarray:
+        return _partials(self.period, *self._lines(turn))
+
+    def _lines(self, turn: float) -> tuple[list[int], list[float], list[float]]:
+        """One channel's partials; ``turn`` (radians) shifts the upper harmonics' phases and drifts."""
         base = self._bin(self.freq)
         bins: list[int] = []
         amps: list[float] = []
@@ -119,12 +156,19 @@ class Drone(_PeriodicLayer):
             drift = self._bin(drift_hz)
             if k * base + drift >= self.period // 2:
                 break
-            # amp * (1 + depth*sin(d + phase)) * sin(h + phase), as three sinusoids
+            h = phase + (k - 1) * turn  # the fundamental stays centred: no bass cancels in mono
+            d = phase + (k - 1) * turn * 1.7  # each harmonic breathes at another moment on each side
+            # amp * (1 + depth*sin(drift + d)) * sin(harmonic + h), as three sinusoids
             bins += [k * base, k * base - drift, k * base + drift]
             amps += [amp, amp * depth / 2, amp * depth / 2]
-            phases += [phase, np.pi / 2, 2 * phase - np.pi / 2]
-        table = _partials(self.period, bins, amps, phases)
-        return _to_level(table, self.level_db)[:, None]
+            phases += [h, h - d + np.pi / 2, h + d - np.pi / 2]
+        return bins, amps, phases
+
+    def _build(self) -> np.ndarray:
+        if self.channels == 1:
+            return _to_level(self._channel(0.0)[:, None], self.level_db)
+        half = DRONE_WIDTH / 2
+        return _to_level(np.stack([self._channel(-half), self._channel(half)], axis=1), self.level_db)
 
 
 class Binaural(_PeriodicLayer):
@@ -144,6 +188,9 @@ class Binaural(_PeriodicLayer):
 
     def _key(self) -> tuple[object, ...]:
         return (self._bin(self.carrier), self._bin(self.carrier + self.beat), self.level_db)
+
+    def lines(self) -> list[tuple[list[int], list[float]]]:
+        return [([self._bin(self.carrier)], [1.0]), ([self._bin(self.carrier + self.beat)], [1.0])]
 
     def _build(self) -> np.ndarray:
         left = _partials(self.period, [self._bin(self.carrier)], [1.0], [0.0])

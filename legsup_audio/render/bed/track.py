@@ -4,7 +4,8 @@ This module owns turning the timeline's ``BedPlan`` (``Timeline.get("background"
 written by ``legsup_audio.compile.background``) and the timeline's ``bell`` and ``speech`` events into
 samples: each distinct source (a drone at a pitch, a noise colour, a music file...)
 is one generator built once at 0 dB and given a gain envelope over the session:
-its level in each step, a straight amplitude ramp where only its level changes, an
+its level in each step (a loudness relative to the voice, calibrated per source by
+``render.levels``), a straight amplitude ramp where only its level changes, an
 equal-power (sine/cosine) ramp where it starts or stops, both centred on the step
 boundary and ``crossfade`` long.  The continuous layers then share the session's
 ``fade_in``/``fade_out`` and the ducking gain, which dips by ``duck`` dB while the
@@ -14,30 +15,30 @@ after it; cues closer than ``DUCK_HOLD_MS`` stay in one dip, so the bed does not
 pump between sentences).  Bells ring as events: not ducked or faded, except that
 everything reaches silence at the session's end.
 
+The bed is stereo: noise is decorrelated left and right, a drone is a little wide,
+and mono sources (isochronic tones, bells) are centred at equal power.
 ``render(start, n)`` is a pure function of the frame range, vectorised, with no
-state that grows with the session; it does not set loudness (``master`` does).
+state that grows with the session; the master's one gain moves it with the voice.
 """
 
 from __future__ import annotations
 
 import bisect
-import functools
 import json
 from typing import Any
 
 import numpy as np
 
-from legsup_audio.render.bed.generators import BELL_FREQ_HZ, Bells, Noise, bell_strike
+from legsup_audio.render.bed.generators import BELL_FREQ_HZ, Bells, Noise
 from legsup_audio.render.bed.periodic import Binaural, Drone, Isochronic
 from legsup_audio.errors import Problem, ScriptError
-from legsup_audio.render.levels import Periodic, Profile, Stationary, Strike, gain_grid, per_step
 from legsup_audio.compile.timeline import BedPlan, Timeline
 from legsup_audio.model import LayerSpec
 from legsup_audio.script.blocks.background import DEFAULT_LEVEL_DB
+from legsup_audio.render.levels import gain_for
+from legsup_audio.render.mix import CENTRE
 from legsup_audio.units import ms_to_frame
 
-#: Steps of gain sampled at once while profiling the bed (a few seconds of frames' worth).
-PROFILE_CHUNK = 2000
 DUCK_ATTACK_MS = 250
 DUCK_RELEASE_MS = 500
 DUCK_HOLD_MS = 2000  # speech separated by less than this stays in one dip (no pumping)
@@ -55,12 +56,12 @@ class _Source:
     def __init__(self, layer: Any, amps: np.ndarray) -> None:
         self.layer = layer
         self.amps = amps  # (segments,) linear gain; 0 where the source is silent
+        # K-weighted power as it sounds in the stereo bed at unit gain (a mono source is centred at -3 dB)
+        self.unit_power = layer.k_power() * (1.0 if layer.channels == 2 else 2 * CENTRE**2)
 
 
 class BedTrack:
     """The background bed of a timeline, as a ``render.Layer``."""
-
-    background = True  # the master treats steps where only the bed sounds apart (see master.LimiterModel)
 
     def __init__(self, timeline: Timeline, rate: int, file: str = "") -> None:
         plan: BedPlan | None = timeline.get("background")
@@ -83,7 +84,8 @@ class BedTrack:
                     found[key] = len(self.sources)
                     layer = self._make(spec, len(self.sources), file)
                     self.sources.append(_Source(layer, np.zeros(len(segments))))
-                self.sources[found[key]].amps[k] = 10 ** (spec.level / 20)
+                source = self.sources[found[key]]
+                source.amps[k] = gain_for(spec.level, source.unit_power)  # its level: loudness under the voice
         bells = [e for e in timeline.events if e.kind == "bell"]
         self.bells: list[Bells] = []
         by_voice: dict[tuple[float, float], list[int]] = {}
@@ -91,7 +93,9 @@ class BedTrack:
             by_voice.setdefault((float(e.get("level", DEFAULT_LEVEL_DB["bells"])), float(e.get("freq", BELL_FREQ_HZ))),
                                 []).append(e.start)
         for (level, freq), starts in sorted(by_voice.items()):
-            self.bells.append(Bells(rate, starts, level, freq=freq))
+            unit = Bells(rate, starts, 0.0, freq=freq).k_power()
+            peak_db = min(0.0, 20 * float(np.log10(gain_for(level, unit))))  # centred: its power is kept
+            self.bells.append(Bells(rate, starts, peak_db, freq=freq))
         self.fade_in = ms_to_frame(plan.fade_in, rate) if plan else 0
         self.fade_out = ms_to_frame(plan.fade_out, rate) if plan else 0
         self.duck_db = plan.duck if plan else 0.0
@@ -107,8 +111,7 @@ class BedTrack:
         self.attack = ms_to_frame(DUCK_ATTACK_MS, rate)
         self.release = ms_to_frame(DUCK_RELEASE_MS, rate)
         self.guard = min(ms_to_frame(END_GUARD_MS, rate), self.total)
-        stereo = any(s.layer.channels == 2 for s in self.sources)
-        self.channels = 2 if stereo else 1
+        self.channels = 2  # a bed is always stereo: noise and drones are wide
 
     def __bool__(self) -> bool:
         return bool(self.sources or self.bells)
@@ -116,13 +119,13 @@ class BedTrack:
     def _make(self, layer: LayerSpec, index: int, file: str) -> Any:
         kind, rate, spec = layer.kind, self.rate, dict(layer.params)
         if kind == "drone":
-            return Drone(rate, spec["freq"], 0.0)
+            return Drone(rate, spec["freq"], 0.0, stereo=True)
         if kind == "binaural":
             return Binaural(rate, spec["carrier"], spec["beat"], 0.0)
         if kind == "isochronic":
             return Isochronic(rate, spec["freq"], spec["rate"], 0.0)
         if kind == "noise":
-            return Noise(rate, spec["color"], 0.0, seed=index)
+            return Noise(rate, spec["color"], 0.0, seed=index, stereo=True)
         if kind == "music":
             from legsup_audio.render.bed.music import Music
 
@@ -135,7 +138,7 @@ class BedTrack:
     # --- gains -------------------------------------------------------------------------------
 
     def envelope(self, source: _Source, t: np.ndarray) -> np.ndarray:
-        """The source's gain at frames ``t`` (sorted: a block's frames, or the points of ``levels.gain_grid``)."""
+        """The source's gain at frames ``t`` (sorted: a block's frames)."""
         amps = source.amps
         if len(amps) == 1:
             return np.full(t.shape, amps[0])
@@ -195,65 +198,10 @@ class BedTrack:
             gain[r0:r1] = np.exp(per_unit * _raised(1.0 - (t[r0:r1] - e + 0.5) / self.release))
         return gain
 
-    def end_guard_all(self, t: np.ndarray) -> np.ndarray:
-        """The end guard's gain at frames ``t``, 1 before it starts."""
-        guard = self.end_guard(t)  # 1 wherever the guard has not begun
-        return np.ones(t.shape) if guard is None else guard
-
     def end_guard(self, t: np.ndarray) -> np.ndarray | None:
         if self.guard <= 0 or t[-1] < self.total - self.guard:
             return None
         return _raised((self.total - t - 0.5) / self.guard)
-
-    # --- planning ----------------------------------------------------------------------------
-
-    def identity(self) -> str | None:
-        """"" when the timeline's plan fixes every sample; None with a music file (it may change)."""
-        known = (Drone, Binaural, Isochronic, Noise)
-        return "" if all(isinstance(source.layer, known) for source in self.sources) else None
-
-    def profile(self, step: int, count: int) -> Profile | None:
-        """Per-step energy and peak bound of the bed, from its gains and its sources' models.
-
-        None when a source has no model (a music file is neither periodic nor
-        stationary): the master then renders the bed to measure it.  The gains are
-        sampled ``PROFILE_CHUNK`` steps at a time, so an hour costs little memory.
-        """
-        models = [_model(source.layer, self.rate, step) for source in self.sources]
-        if any(model is None for model in models):
-            return None
-        energies, peaks = np.zeros(count), np.zeros(count)
-        levels = [model.at(step, count) for model in models]  # type: ignore[union-attr]
-        for k0 in range(0, count, PROFILE_CHUNK):
-            k1 = min(count, k0 + PROFILE_CHUNK)
-            t = gain_grid(step, k1 - k0) + k0 * step
-            shared = self.fades(t)
-            if (ducked := self.duck(t)) is not None:
-                shared *= ducked
-            if (guard := self.end_guard(t)) is not None:
-                shared *= guard
-            for source, (energy, peak) in zip(self.sources, levels):
-                env = self.envelope(source, t)
-                if not env.any():
-                    continue
-                mean_square, most = per_step(env * shared, k1 - k0)
-                spread = self.channels // source.layer.channels
-                energies[k0:k1] += energy[k0:k1] * mean_square * spread
-                peaks[k0:k1] += peak[k0:k1] * most
-        if self.bells:
-            rung, tops = np.zeros(count), np.zeros(count)
-            for bells in self.bells:
-                strike = _strike(self.rate, bells.freq)
-                for at in bells.strikes.tolist():
-                    strike.add(at, 10 ** (bells.level_db / 20), step, rung, tops)
-            if self.guard > 0:  # the end guard fades the bells too, over the last steps only
-                k0 = max(0, (self.total - self.guard) // step - 1)
-                if k0 < count:
-                    mean_square, most = per_step(self.end_guard_all(gain_grid(step, count - k0) + k0 * step), count - k0)
-                    rung[k0:], tops[k0:] = rung[k0:] * mean_square, tops[k0:] * most
-            energies += rung * self.channels
-            peaks += tops
-        return Profile(energies, peaks)
 
     # --- samples -----------------------------------------------------------------------------
 
@@ -273,33 +221,16 @@ class BedTrack:
                 if ducked is not None:
                     shared *= ducked
             gain = (env * shared).astype(np.float32)[:, None]
-            out += source.layer.render(start, n) * gain  # a mono layer spreads to both channels
+            if source.layer.channels == 1:
+                gain *= np.float32(CENTRE)  # a mono layer is centred, at equal power
+            out += source.layer.render(start, n) * gain
         if self.bells:
             for bells in self.bells:
-                out += bells.render(start, n)
+                out += bells.render(start, n) * np.float32(CENTRE)
         guard = self.end_guard(t)
         if guard is not None:
             out *= guard.astype(np.float32)[:, None]
         return out
-
-
-def _model(layer: Any, rate: int, step: int) -> Periodic | Stationary | None:
-    """How a source's level behaves over time, worked out once per source."""
-    model = getattr(layer, "_level_model", False)
-    if model is False:
-        if hasattr(layer, "table"):  # drone, binaural, isochronic: one exact period
-            model = Periodic.of(layer.table(), rate, step)
-        elif isinstance(layer, Noise):
-            model = Stationary.measure(layer.render, rate, layer.channels)
-        else:
-            model = None
-        layer._level_model = model  # noqa: SLF001
-    return model
-
-
-@functools.lru_cache(maxsize=4)
-def _strike(rate: int, freq: float) -> Strike:
-    return Strike(bell_strike(rate, freq), rate)
 
 
 def bed_track(timeline: Timeline, rate: int, file: str = "") -> BedTrack | None:

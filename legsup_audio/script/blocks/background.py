@@ -33,22 +33,30 @@ from legsup_audio.units import SAMPLE_RATE
 KEY = "background"
 LAYERS = ("drone", "binaural", "isochronic", "noise", "music", "bells")
 SETTINGS = ("fade_in", "fade_out", "duck")
-#: Every layer's keys, and the level it gets when none is written (dBFS: RMS; bells: peak).
+#: Every layer's keys, and the level it gets when none is written.  A level is the layer's
+#: loudness relative to the voice (LU; ``render.levels``): -30 sounds 30 LU under the voice;
+#: bells by a strike's loudest 400 ms.
 LAYER_KEYS: dict[str, tuple[str, ...]] = {
     "drone": ("note", "freq", "level"),
     "binaural": ("carrier", "beat", "level"),
     "isochronic": ("freq", "note", "rate", "level"),
     "noise": ("color", "level"),
     "music": ("file", "level", "loop"),
-    "bells": ("at", "level", "note", "freq"),
+    "bells": ("at", "level", "note", "freq", "lead"),
 }
-DEFAULT_LEVEL_DB = {"drone": -30.0, "binaural": -32.0, "isochronic": -34.0, "noise": -36.0, "music": -24.0,
-                    "bells": -20.0}
+DEFAULT_LEVEL_DB = {"drone": -27.0, "binaural": -28.0, "isochronic": -30.0, "noise": -30.0, "music": -24.0,
+                    "bells": -10.0}
 DEFAULT_FADE_IN_MS = 3000
 DEFAULT_FADE_OUT_MS = 5000
 DEFAULT_DUCK_DB = 6.0
 CROSSFADE_MS = 1500  # changes between steps: an equal-power crossfade centred on the step boundary
 BELL_EVENT_MS = 6000  # how long a bell event lasts in the timeline (the strike rings on, ever quieter)
+#: A step's bell is struck at the step's start and its first word comes this much later,
+#: under the bell's bloom (``bells: {lead: 3s}``).
+DEFAULT_BELL_LEAD_MS = 3000
+#: The session's last bell rings at least this long before the file ends (the tail grows to fit):
+#: by then it is 35 dB under its strike.
+BELL_RING_OUT_MS = 12000
 MUSIC_CHECK_SECONDS = 2  # validation decodes this much of a music file
 NOISE_COLORS = ("white", "pink", "brown")
 _LEVEL = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:db)?\s*$", re.IGNORECASE)
@@ -80,8 +88,8 @@ def read_level(node: Node, ctx: Ctx, what: str) -> float | None:
         return None
     level = float(match.group(1))
     if level > 0:
-        ctx.error(node, f"{what}: {node.value} is above 0 dB; levels are dB relative to full scale and must be "
-                        f"at most 0 (e.g. -30dB)")
+        ctx.error(node, f"{what}: {node.value} is above 0 dB; levels are dB relative to the voice and must be "
+                        f"at most 0 (e.g. -30dB: 30 dB under the voice)")
         return None
     return level
 
@@ -232,6 +240,12 @@ def _layer(kind: str, key_node: Node, node: Node, ctx: Ctx, at_step: bool) -> La
         freq = _read_pitch(entries, ctx, "bells", node, required=False)
         if freq is not None:
             params["freq"] = round(freq, 3)
+        if "lead" in entries:
+            if at_step:
+                ctx.error(entries["lead"][0], "the bells' 'lead' applies to every bell: put it in the script's "
+                                              "background")
+            elif (lead := read_duration(entries["lead"][1], ctx, "bells lead")) is not None:
+                params["lead"] = lead
         if "at" in entries:
             at_node = entries["at"][1]
             if at_step:

@@ -1,7 +1,7 @@
 """The ``breathe:`` step block (SPEC section 3): reading it.
 
 Owns reading the block's YAML (pattern, ``cycles`` or ``for``, ``guide``,
-``voice_cycles``, ``ramp``) into a frozen :class:`Breathe`, reporting every
+``voice_cycles``, ``ramp``, the tones' ``level`` relative to the voice) into a frozen :class:`Breathe`, reporting every
 problem at its ``FILE:LINE:COL``.  The arithmetic (presets, ramps, exact boundaries
 from the cycle index, where guide cues fall) belongs to ``cadence``; turning a block
 into timeline events to ``compile.breathe``.
@@ -19,12 +19,16 @@ from legsup_audio.script.cadence import CadenceError, Pattern, Phase, Ramp
 from legsup_audio.script.guides import GuideCue
 from legsup_audio.model import Pos
 from legsup_audio.script.limits import MAX_BREATHE_CYCLES
+from legsup_audio.script.blocks.background import read_level
 from legsup_audio.script.reading import Ctx, check_keys, read_duration, read_mapping
 from legsup_audio.script.suggest import suggest
 
-BREATHE_KEYS = ("pattern", "cycles", "for", "guide", "voice_cycles", "ramp")
+BREATHE_KEYS = ("pattern", "cycles", "for", "guide", "voice_cycles", "ramp", "level")
 RAMP_KEYS = ("to", "over")
 DEFAULT_GUIDE = "words"
+#: The guide tones' loudness relative to the voice (LU) when the block gives no ``level``:
+#: clearly there, well under a spoken cue.
+DEFAULT_TONE_LEVEL_DB = -12.0
 _EXAMPLE = "e.g. breathe: {pattern: relax, for: 5m}"
 
 
@@ -41,6 +45,7 @@ class Breathe:
     voice_cycles: int | None = None
     ramp: Ramp | None = None
     for_ms: int | None = None
+    level: float | None = None  # the guide tones' loudness relative to the voice, dB; None: the default
 
     @property
     def length(self) -> int:
@@ -93,6 +98,9 @@ def parse_breathe(node: Node, ctx: Ctx) -> Breathe | None:
                                                   f"(the voice speaks for the first cycles, then tones take "
                                                   f"over); with 'guide: {guide}' leave it out")
 
+    level = None
+    if (level_node := value("level")) is not None:
+        level = read_level(level_node, ctx, "breathe level")
     cycles = for_ms = None
     cycles_node, for_node = value("cycles"), value("for")
     if cycles_node is not None and for_node is not None:
@@ -131,6 +139,7 @@ def parse_breathe(node: Node, ctx: Ctx) -> Breathe | None:
         voice_cycles=voice_cycles,
         ramp=ramp,
         for_ms=for_ms,
+        level=level,
     )
 
 
