@@ -64,6 +64,11 @@ MaxLength = Annotated[
 ]
 
 
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Replace output files even when they are read-only.")
+]
+
+
 VoiceOpt = Annotated[
     str | None, typer.Option("--voice", help="Speak with this voice profile instead of the script's (see `legsup voices`).")
 ]
@@ -109,9 +114,12 @@ def export(
         list[str] | None, typer.Argument(help="Cue scripts (paths or built-in names). Default: legs-up-the-wall.")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Output file (one script) or folder (several).")
+        str | None, typer.Option("-o", "--output", metavar="PATH",
+                                 help="Output file (one script) or folder (several, or a name ending in /).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="mp3, m4a, m4b, ogg or wav.")] = "mp3",
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="mp3, m4a, m4b, ogg or wav. Default: -o's extension, else mp3.")
+    ] = None,
     bitrate: Annotated[str | None, typer.Option(help="Encoder bitrate, e.g. 96k. Default: 64k mono, 128k stereo.")] = None,
     playlist: Annotated[
         str | None, typer.Option(help="Name of the batch's .m3u8 playlist (default: playlist).")
@@ -125,6 +133,7 @@ def export(
     page: Annotated[
         bool, typer.Option("--page", help="Also write NAME.html beside each track: its timeline page, with a player.")
     ] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Render scripts to tagged audio files with .lrc/.vtt captions (default output/<script-id>.mp3).
 
@@ -147,7 +156,7 @@ def export(
     with ProgressDisplay(err, tracks=len(names), stdout_is_terminal=out.is_terminal) as display:
         batch = export_scripts(names, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
                                progress=display, on_track=wrote, background=not no_background,
-                               max_length_ms=limit, voice=voice, page=page)
+                               max_length_ms=limit, voice=voice, page=page, force=force)
     if batch.playlist is not None:
         total = sum(track.duration_ms for track in batch.tracks)
         out.print(f"wrote {batch.playlist} ({len(batch.tracks)} tracks, {format_ms(total)})")
@@ -206,19 +215,26 @@ def timeline(
     labels: Annotated[
         Path | None, typer.Option("--labels", help="Write an Audacity label track of steps and cues to this file.")
     ] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Print the compiled timeline of a script: a table, or JSON with --json; --html/--labels write files."""
+    from legsup_audio.output.files import check_target
     from legsup_audio.pipeline import build
+    from legsup_audio.script.inputs import input_files
 
+    if html is not None and labels is not None and html.resolve() == labels.resolve():
+        raise UsageError(f"--html and --labels both name {html}; give each its own file")
+    for option, target in (("--html", html), ("--labels", labels)):
+        if target is not None:
+            check_target(target, option=option, force=force)  # before speaking: a device or folder is refused at once
     session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
     tl = session.timeline
     if html is not None or labels is not None:
         from legsup_audio.output.page import page_data, write_labels, write_page
 
-        if html is not None and labels is not None and html.resolve() == labels.resolve():
-            raise UsageError(f"--html and --labels both name {html}; give each its own file")
-        written = [write_page(html, page_data(tl), inputs=[session.script.path])] if html is not None else []
-        written += [write_labels(labels, tl, inputs=[session.script.path])] if labels is not None else []
+        inputs = input_files(session.script)
+        written = [write_page(html, page_data(tl), inputs=inputs, force=force)] if html is not None else []
+        written += [write_labels(labels, tl, inputs=inputs, force=force)] if labels is not None else []
         if not as_json:
             for path in written:
                 out.print(f"wrote {path}")

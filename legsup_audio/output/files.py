@@ -15,13 +15,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from legsup_audio.checkpoint import signals_held
-from legsup_audio.errors import OutputError
+from legsup_audio.errors import OutputError, UsageError, one_line
 
 #: errno values that mean "no room": a full disk, a full quota, or a file past the size limit.
 FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -56,6 +57,90 @@ def os_error_in(exc: BaseException) -> OSError | None:
             return item
         todo.extend([*item.args, item.__cause__, item.__context__])
     return None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _absolute(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return Path(os.path.abspath(path))
+
+
+def read_only(path: Path) -> bool:
+    """True when ``path`` (an existing file) has no write permission for its owner, or not for us.
+
+    The mode bits are read as well as ``os.access``, which says yes to root for any file."""
+    try:
+        info = path.stat()
+    except (OSError, ValueError):
+        return False
+    return not info.st_mode & stat.S_IWUSR or not os.access(path, os.W_OK)
+
+
+def check_target(target: Path, *, inputs: Iterable[Path | None] = (), option: str = "-o",
+                 force: bool = False, folder_hint: str = "give a file name") -> None:
+    """Refuse an output path that writing could turn into a loss, before any work is done.
+
+    ``target`` may be a new name or an existing regular file (a link to one is followed);
+    it is refused, as a ``UsageError`` (exit 2) naming ``option``, when it is one of
+    ``inputs`` (the script, its cover, its music: files this run reads), a folder, device,
+    FIFO or socket (or a link to one, or a link to nothing), or read-only (unless ``force``).
+    Nothing is created or changed here.
+    """
+    shown = one_line(f"{option} {target}" if option else str(target))
+    absolute = _absolute(target)
+    for path in inputs:
+        if path is None:
+            continue
+        if _same_file(target, path) or absolute == _absolute(path):
+            raise UsageError(f"{shown} would overwrite {one_line(str(path))}, an input of this command; "
+                             f"give another file name")
+    try:
+        link = target.is_symlink()
+        info = target.stat()
+    except FileNotFoundError:
+        if link:
+            raise UsageError(f"{shown} is a link to a file that does not exist ({one_line(os.readlink(target))}); "
+                             f"remove the link or give another file name") from None
+        return  # a new name
+    except ValueError:
+        raise UsageError(f"{shown}: a file name cannot hold a NUL character") from None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UsageError(f"{shown}: the name is too long for the file system; give a shorter one") from None
+        if exc.errno == errno.ENOTDIR:
+            raise UsageError(f"{shown}: part of the path is a file, not a folder; give another file name") from None
+        if exc.errno == errno.ELOOP:
+            raise UsageError(f"{shown} is a link that loops; remove it or give another file name") from None
+        return  # e.g. a folder we may not search: writing will say what is wrong
+    if not stat.S_ISREG(info.st_mode):
+        what = _kind(info.st_mode)
+        via = f" (a link to {one_line(os.path.realpath(target))})" if link else ""
+        if stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{shown}{via} is a folder; {folder_hint}")
+        raise UsageError(f"{shown}{via} is {what}, not a regular file: writing there would replace it; "
+                         f"give a file name")
+    if not force and read_only(target):
+        raise UsageError(f"{shown} is read-only; pass --force to replace it anyway, or give another file name")
 
 
 def ensure_folder(folder: Path) -> None:
@@ -107,9 +192,16 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
     Every failure is an ``OutputError`` that says what to do (a folder given as the
     file, an unwritable or full folder)."""
+    if target.is_symlink() and target.is_file():
+        target = Path(os.path.realpath(target))  # a link to a file: the file is replaced, the link kept
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
-        raise OutputError(f"{target} is a folder; give a file name with -o")
+        raise UsageError(f"{target} is a folder; give a file name with -o")
+    with contextlib.suppress(OSError, ValueError):
+        info = target.lstat()
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{target} is {_kind(info.st_mode)}, not a regular file: writing there would "
+                             f"replace it; give a file name")
     ensure_folder(folder)
     with contextlib.ExitStack() as stack:
         try:
@@ -118,7 +210,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
             raise OutputError(explain(exc, folder)) from None
         yield tmp
         try:
-            os.chmod(tmp, 0o644 & ~_umask())
+            os.chmod(tmp, _mode_for(target))
             os.replace(tmp, target)
         except OSError as exc:
             raise OutputError(explain(exc, folder)) from None
@@ -130,6 +222,14 @@ def write_text_atomic(target: Path, text: str) -> None:
             tmp.write_text(text, encoding="utf-8", newline="\n")
         except OSError as exc:
             raise OutputError(explain(exc, target.parent)) from None
+
+
+def _mode_for(target: Path) -> int:
+    """The mode a new ``target`` gets: the old file's when it replaces one, else rw-r--r-- less the umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except (OSError, ValueError):
+        return 0o644 & ~_umask()
 
 
 def _umask() -> int:

@@ -21,7 +21,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from legsup_audio.errors import OutputError, UsageError
-from legsup_audio.output.files import replace_with
+from legsup_audio.output.files import check_target, replace_with
 from legsup_audio.script.resources import Found, resolve_script, user_dir
 from legsup_audio.script.schema import MODELINE, SCHEMA_FILE, schema_json
 
@@ -82,6 +82,7 @@ def new_script(name: str, source: str | None = None, *, check: Callable[[Found],
     check(found)  # the copy must start valid: a broken source is reported, not copied
     folder = user_dir("scripts", cwd)
     dest = folder / f"{name}.yaml"
+    check_target(dest, inputs=[found.path], option="", force=True)  # a copy over its own source, a FIFO: refused
     existed = dest.exists()
     if existed and not force:
         raise UsageError(f"{_show(dest, cwd)} already exists; pass --force to overwrite it")
