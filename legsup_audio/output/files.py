@@ -127,11 +127,9 @@ def check_target(target: Path, *, inputs: Iterable[Path | None] = (), option: st
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:
             raise UsageError(f"{shown}: the name is too long for the file system; give a shorter one") from None
-        if exc.errno == errno.ENOTDIR:
-            raise UsageError(f"{shown}: part of the path is a file, not a folder; give another file name") from None
         if exc.errno == errno.ELOOP:
             raise UsageError(f"{shown} is a link that loops; remove it or give another file name") from None
-        return  # e.g. a folder we may not search: writing will say what is wrong
+        return  # a file where a folder should be, a folder we may not search: writing says what is wrong (exit 1)
     if not stat.S_ISREG(info.st_mode):
         what = _kind(info.st_mode)
         via = f" (a link to {one_line(os.path.realpath(target))})" if link else ""
