@@ -127,6 +127,11 @@ def _script(
                       "path relative to the script")
         elif why is not None:
             ctx.error(node, f"cover image {cover} {why}; give a PNG or JPEG path relative to the script")
+        else:
+            from legsup_audio.script.media import cover_problem
+
+            if (why := cover_problem(cover)[0]) is not None:
+                ctx.error(node, f"cover image {cover} {why}")
     voice, voice_pos = DEFAULT_VOICE, None
     if (node := value("voice")) is not None:
         voice = read_text(node, ctx, "voice") or DEFAULT_VOICE
@@ -250,7 +255,7 @@ def _cues(node: Node, ctx: Ctx) -> list[Cue]:
 def _cue(node: Node, ctx: Ctx) -> Cue | None:
     pos = ctx.pos(node)
     if isinstance(node, ScalarNode):
-        text = read_text(node, ctx, "the cue's text", fix="split it into shorter cues")
+        text = read_text(node, ctx, "the cue's text", fix="split it into shorter cues", spoken=True)
         return Say(text=text, pos=pos) if text is not None else None
     entries = read_mapping(node, ctx, "a cue")
     if entries is None:
@@ -282,7 +287,7 @@ def _cue(node: Node, ctx: Ctx) -> Cue | None:
         return Pause(length, pos) if length is not None else None
     if not has["say"]:
         return Wait(at, pos) if at is not None else None
-    text = read_text(entries["say"][1], ctx, "'say'", fix="split it into shorter cues")
+    text = read_text(entries["say"][1], ctx, "'say'", fix="split it into shorter cues", spoken=True)
     gap = read_duration(entries["gap"][1], ctx, "gap") if has["gap"] else None
     if text is None or (has["gap"] and gap is None) or (has["at"] and at is None):
         return None
