@@ -194,3 +194,17 @@ def test_check_target_accepts_new_names_and_plain_files(tmp_path: Path) -> None:
         check_target(Path("a\0b.mp3"))
     with pytest.raises(UsageError, match="too long"):
         check_target(tmp_path / ("x" * 300 + ".mp3"))
+
+
+def test_names_past_the_file_systems_limit_are_one_line_each(fake_workdir: Path, runner: CliRunner) -> None:
+    long_script = fake_workdir / ("x" * 250 + ".yaml")  # its track's name fits; its temporary file's must too
+    long_script.write_text(SCRIPT, encoding="utf-8")
+    result = runner.invoke(app, ["export", long_script.name])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.suffix for p in (fake_workdir / "output").iterdir()) == [".lrc", ".mp3", ".vtt"]
+    for args in (["export", long_script.name, "-o", "w" * 300 + ".mp3"], ["play", "w" * 300],
+                 ["new", "n" * 300], ["timeline", long_script.name, "--labels", "l" * 300]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args[0], result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -279,7 +279,11 @@ def _batch_folder(output: Path | None) -> Path:
 
 def _names_folder(output: Path | str) -> bool:
     """True when ``-o`` names a folder: an existing one, or a name written with a trailing slash."""
-    return Path(output).is_dir() or str(output).endswith(("/", "\\"))
+    try:
+        is_dir = Path(output).is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL: not a folder (check_target says what is wrong)
+        is_dir = False
+    return is_dir or str(output).endswith(("/", "\\"))
 
 
 def _single_dest(session: Session, output: Path | str | None, fmt: str) -> Path:

@@ -159,9 +159,10 @@ def temporary_beside(target: Path, *, prefix: str | None = None, suffix: str | N
     decides what a failure means (a clean error, or only a lost cache entry).
     """
     folder = target.parent if str(target.parent) else Path(".")
+    prefix = _fit(f".{target.stem}." if prefix is None else prefix, 120)  # with the suffix, under any name limit
+    suffix = _fit(f".part{target.suffix}" if suffix is None else suffix, 40)
     with signals_held():
-        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}." if prefix is None else prefix,
-                                    suffix=f".part{target.suffix}" if suffix is None else suffix)
+        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
         os.close(fd)
     tmp = Path(name)
     try:
@@ -169,6 +170,14 @@ def temporary_beside(target: Path, *, prefix: str | None = None, suffix: str | N
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8 (a temporary name must fit where its target fits)."""
+    data = os.fsencode(text)
+    if len(data) <= limit:
+        return text
+    return os.fsdecode(data[:limit]).encode("utf-8", "surrogateescape").decode("utf-8", "ignore") or "."
 
 
 def replace_with(target: Path, write: Callable[[BinaryIO], object], *, prefix: str | None = None,
