@@ -208,3 +208,21 @@ def test_names_past_the_file_systems_limit_are_one_line_each(fake_workdir: Path,
         assert result.exit_code == 2, (args[0], result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_stale_part_files_beside_the_target_are_swept(tiny: Path, fake_workdir: Path, runner: CliRunner) -> None:
+    import time
+
+    from legsup_audio.output.files import STALE_SECONDS
+
+    out = fake_workdir / "out"
+    out.mkdir()
+    stale, fresh, other = out / ".t.abcd1234.part.mp3", out / ".t.efgh5678.part.mp3", out / ".u.abcd1234.part.mp3"
+    for path in (stale, fresh, other):
+        path.write_bytes(b"left by a killed export")
+    past = time.time() - STALE_SECONDS - 60
+    os.utime(stale, (past, past))
+    os.utime(other, (past, past))
+    result = runner.invoke(app, ["export", str(tiny), "-o", str(out / "t.mp3")])
+    assert result.exit_code == 0, result.output
+    assert not stale.exists() and fresh.exists() and other.exists()  # only this target's, only old ones

@@ -210,6 +210,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
             raise UsageError(f"{target} is {_kind(info.st_mode)}, not a regular file: writing there would "
                              f"replace it; give a file name")
     ensure_folder(folder)
+    sweep_stale(target)
     with contextlib.ExitStack() as stack:
         try:
             tmp = stack.enter_context(temporary_beside(target))
@@ -221,6 +222,32 @@ def atomic_path(target: Path) -> Iterator[Path]:
             os.replace(tmp, target)
         except OSError as exc:
             raise OutputError(explain(exc, folder)) from None
+
+
+#: A temporary file beside a target older than this was left by a killed process (SIGKILL): swept.
+STALE_SECONDS = 600
+
+
+def sweep_stale(target: Path, now: float | None = None) -> list[Path]:
+    """Remove the temporary files a killed run left beside ``target`` (``.STEM.XXXX.partSUFFIX``,
+    older than ``STALE_SECONDS``); only this target's own pattern, never anything else."""
+    import time
+
+    folder = target.parent if str(target.parent) else Path(".")
+    prefix, suffix = _fit(f".{target.stem}.", 120), _fit(f".part{target.suffix}", 40)
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            name = entry.name
+            if not (name.startswith(prefix) and name.endswith(suffix) and len(name) == len(prefix) + 8 + len(suffix)):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_SECONDS:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
 
 
 def write_text_atomic(target: Path, text: str) -> None:
