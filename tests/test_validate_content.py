@@ -189,3 +189,19 @@ def test_text_that_speaks_as_nothing_is_a_script_error(text: str, fake_workdir: 
 def test_text_in_any_script_or_with_digits_is_speakable(fake_workdir: Path, runner: CliRunner) -> None:
     path = script(fake_workdir, "", "steps:\n  - title: One\n    cues: ['42', 'Привет', '静かに']\n")
     assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
+
+
+def test_control_characters_and_markup_reach_the_terminal_escaped(fake_workdir: Path, runner: CliRunner) -> None:
+    from legsup_audio.compile.timeline import Timeline  # noqa: F401 - the plain play lines use the same text
+    from legsup_audio.pipeline import build
+    from legsup_audio.playback.session import progress_lines
+
+    path = script(fake_workdir, "", 'steps:\n  - title: "Step \\e[2J"\n    cues: ["Hi \\e[31mred", "[bold]x[/bold] y"]\n')
+    for args in (["timeline", str(path)], ["validate", str(path)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output
+    table = runner.invoke(app, ["timeline", str(path)]).output
+    assert "\\x1b[31mred" in table and "[bold]x[/bold]" in table
+    lines = progress_lines(build(path).timeline, 0, 10**9)
+    assert lines and not any("\x1b" in line for line in lines)

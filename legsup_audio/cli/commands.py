@@ -20,7 +20,7 @@ from rich.table import Table
 
 from legsup_audio import __version__
 from legsup_audio.cli.authoring import register as register_authoring
-from legsup_audio.cli.common import Stopped, err, out, reports_errors
+from legsup_audio.cli.common import Stopped, err, out, reports_errors, safe
 from legsup_audio.errors import Problem, ScriptError, UsageError
 from legsup_audio.units import format_ms
 
@@ -145,11 +145,11 @@ def export(
     def wrote(result: ExportResult) -> None:
         whole = "" if result.lufs is None or not math.isfinite(result.lufs) else f", whole file {result.lufs:.1f} LUFS"
         out.print(
-            f"wrote {result.path} ({format_ms(result.duration_ms)}, "
+            f"wrote {safe(result.path)} ({format_ms(result.duration_ms)}, "
             f"{'stereo' if result.channels == 2 else 'mono'}, voice at -16 LUFS{whole})"
         )
         if result.page is not None:
-            out.print(f"wrote {result.page} (timeline page)")
+            out.print(f"wrote {safe(result.page)} (timeline page)")
 
     names: list[str | None] = list(scripts or [None])
     limit = _max_length_ms(max_length)
@@ -159,7 +159,7 @@ def export(
                                max_length_ms=limit, voice=voice, page=page, force=force)
     if batch.playlist is not None:
         total = sum(track.duration_ms for track in batch.tracks)
-        out.print(f"wrote {batch.playlist} ({len(batch.tracks)} tracks, {format_ms(total)})")
+        out.print(f"wrote {safe(batch.playlist)} ({len(batch.tracks)} tracks, {format_ms(total)})")
     if batch.copied is not None:
         out.print(batch.copied.summary())
 
@@ -237,17 +237,17 @@ def timeline(
         written += [write_labels(labels, tl, inputs=inputs, force=force)] if labels is not None else []
         if not as_json:
             for path in written:
-                out.print(f"wrote {path}")
+                out.print(f"wrote {safe(path)}")
             return
     if as_json:
         sys.stdout.write(tl.to_json())
         return
-    table = Table(title=f"{tl.title} — {format_ms(tl.duration)}", show_lines=False)
+    table = Table(title=f"{safe(tl.title)} — {format_ms(tl.duration)}", show_lines=False)
     for column in ("start", "end", "kind", "step", "line", "text"):
         table.add_column(column, no_wrap=column != "text")
     for event in tl.events:
-        table.add_row(format_ms(event.start), format_ms(event.end), event.kind, event.step, str(event.line),
-                      event.text or " ".join(f"{key} {value}" for key, value in event.data))
+        table.add_row(format_ms(event.start), format_ms(event.end), event.kind, safe(event.step), str(event.line),
+                      safe(event.text or " ".join(f"{key} {value}" for key, value in event.data)))
     out.print(table)
 
 
@@ -269,7 +269,7 @@ def validate(
         except ScriptError as exc:
             problems.extend(exc.problems)
             continue
-        out.print(f"{session.script.path}: ok ({len(session.timeline.steps)} steps, "
+        out.print(f"{safe(session.script.path)}: ok ({len(session.timeline.steps)} steps, "
                   f"{format_ms(session.timeline.duration)})")
         from legsup_audio.script.lint import warnings_for  # legal but probably wrong: reported, never fatal
 
@@ -295,7 +295,8 @@ def list_scripts() -> None:
             title, steps = script.title, str(len(script.steps))
         except ScriptError as exc:
             title, steps = f"[red]invalid: {len(exc.problems)} problem(s)[/red]", "-"
-        table.add_row(found.name, title, steps, found.origin, str(found.path))
+        table.add_row(safe(found.name), title if title.startswith("[red]") else safe(title), steps, found.origin,
+                      safe(found.path))
     out.print(table)
 
 
