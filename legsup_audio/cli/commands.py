@@ -199,7 +199,12 @@ def _step_start(tl: Any, wanted: str) -> int:
     for step in tl.steps:
         if step.id == wanted:
             return step.start
-    raise UsageError(f"no step '{wanted}'{suggest(wanted, ids)}; steps: {', '.join(ids)}")
+    count = len(ids)
+    if wanted.strip().isdigit():
+        raise UsageError(f"no step {int(wanted)}: this session has {count} steps ({', '.join(ids)}); "
+                         f"give a number from 1 to {count} or a step id")
+    raise UsageError(f"no step '{wanted}'{suggest(wanted, ids)}; this session has {count} steps: {', '.join(ids)}; "
+                     f"give a step id or a number from 1 to {count}")
 
 
 @app.command()

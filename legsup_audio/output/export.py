@@ -294,6 +294,23 @@ def _single_dest(session: Session, output: Path | str | None, fmt: str) -> Path:
     return Path(output)
 
 
+def check_bitrate(bitrate: str | None, fmt: str) -> str | None:
+    """``--bitrate`` as ffmpeg takes it (``96k``), or a ``UsageError`` before any work (not ffmpeg's words after it)."""
+    import re
+
+    if bitrate is None:
+        return None
+    match = re.fullmatch(r"\s*(\d{1,7}(?:\.\d+)?)\s*(k|kb|kbps|kbit/s)?\s*", bitrate, re.IGNORECASE)
+    kbps = float(match.group(1)) if match else 0.0
+    if match and match.group(2) is None and kbps >= 1000:  # written in bit/s, like 96000
+        kbps /= 1000
+    if not match or not 8 <= kbps <= 320:
+        raise UsageError(f"--bitrate '{bitrate}' is not a bitrate from 8k to 320k: write it like 64k or 96k")
+    if fmt == "wav":
+        raise UsageError("--bitrate does not apply to wav (it is uncompressed); leave it out or choose another format")
+    return f"{kbps:g}k"
+
+
 def choose_format(fmt: str | None, output: Path | str | None, *, batch: bool = False) -> str:
     """The format to write: ``--format`` if given, else the one ``-o``'s extension names, else mp3.
 
@@ -353,6 +370,7 @@ def export_scripts(
     names = list(scripts) or [None]
     batch = len(names) > 1 or playlist is not None
     fmt = choose_format(fmt, output, batch=batch)
+    bitrate = check_bitrate(bitrate, fmt)
     if playlist is not None and (not playlist.strip() or "/" in playlist or "\\" in playlist):
         raise UsageError(f"--playlist takes a plain name like 'evening', not '{playlist}'")
     if to is not None:
