@@ -63,3 +63,16 @@ def test_voices_try_suggests_a_near_miss(fake_workdir: Path, runner: CliRunner) 
 ])
 def test_suggest_finds_typos_and_transpositions(word: str, names: list[str], expected: str | None) -> None:
     assert suggest(word, names) == (f" (did you mean '{expected}'?)" if expected else "")
+
+
+def test_a_colon_in_a_cue_says_to_quote_it_and_a_typo_is_one_error(fake_workdir: Path, runner: CliRunner) -> None:
+    (fake_workdir / "m.yaml").write_text(
+        "title: T\nsteps:\n  - tittle: One\n    cues:\n      - Remember: there is no hurry.\n      - Hello.\n",
+        encoding="utf-8")
+    result = runner.invoke(app, ["validate", "m.yaml"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "m.yaml:3:5: unknown key 'tittle' in step 1 (did you mean 'title'?)",
+        "m.yaml:5:9: this cue holds ': ', so YAML reads it as a key 'Remember', not text to say; to say it, put "
+        "the whole line in quotes: - \"Remember: there is no hurry.\"",
+    ]
