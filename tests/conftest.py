@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -40,3 +45,64 @@ def fake_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+# --- subprocess runs of legsup: never a traceback -------------------------------------------------
+#
+# Every run of the installed command the suite makes (subprocess.run with captured output, or
+# Popen(...).communicate()) has its output checked here: a traceback in any of them fails the
+# test that made it, whatever that test itself checks.  Tests use ``legsup_run`` or their own helpers;
+# both pass through this check.
+
+TRACEBACK = "Traceback (most recent call last)"
+_real_run = subprocess.run
+_real_communicate = subprocess.Popen.communicate
+
+
+def is_legsup(args: Any) -> bool:
+    """True when ``args`` (a Popen argument list) runs the legsup command or ``-m legsup_audio``."""
+    parts = [os.fsdecode(a) if isinstance(a, (bytes, os.PathLike)) else str(a)
+             for a in (args if isinstance(args, (list, tuple)) else [args])]
+    if not parts:
+        return False
+    return Path(parts[0]).name == "legsup" or any(
+        a == "-m" and b == "legsup_audio" for a, b in zip(parts, parts[1:]))
+
+
+def assert_no_traceback(args: Any, *outputs: Any) -> None:
+    for output in outputs:
+        text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output
+        if isinstance(text, str) and TRACEBACK in text:
+            raise AssertionError(f"a traceback from {' '.join(map(str, args))}:\n{text[-3000:]}")
+
+
+def _checked_run(*args: Any, **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+    result = _real_run(*args, **kwargs)
+    if is_legsup(result.args):
+        assert_no_traceback(result.args, result.stdout, result.stderr)
+    return result
+
+
+def _checked_communicate(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    out, err = _real_communicate(self, *args, **kwargs)
+    if is_legsup(self.args):
+        assert_no_traceback(self.args, out, err)
+    return out, err
+
+
+@pytest.fixture(autouse=True)
+def _no_traceback_in_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subprocess, "run", _checked_run)
+    monkeypatch.setattr(subprocess.Popen, "communicate", _checked_communicate)
+
+
+@pytest.fixture
+def legsup_run() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``python -m legsup_audio ARGS`` in ``cwd``; its output is checked for tracebacks."""
+
+    def run(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
+            extra: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "legsup_audio", *args, *extra], cwd=cwd,
+                              env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout)
+
+    return run

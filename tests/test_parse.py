@@ -182,13 +182,13 @@ def test_every_problem_is_reported_sorted_by_line() -> None:
         "titel: T\n"                # 9
     )
     lines = problems(text)
-    assert [line.split(":")[1] for line in lines] == ["1", "1", "4", "7", "9"]
-    assert lines[0].startswith("x.yaml:1:1: the script has no 'title'")
-    assert lines[1].startswith("x.yaml:1:7: tail: 'soon' is not a duration")
-    assert lines[2] == "x.yaml:4:20: pause: a duration cannot be negative (got '-1')"
+    # `titel` is one error (with its suggestion), not also "the script has no 'title'" (#17)
+    assert [line.split(":")[1] for line in lines] == ["1", "4", "7", "9"]
+    assert lines[0].startswith("x.yaml:1:7: tail: 'soon' is not a duration")
+    assert lines[1] == "x.yaml:4:20: pause: a duration cannot be negative (got '-1')"
     # step 1 is broken, so step 3 duplicates step 2's id, not step 1's
-    assert lines[3].startswith("x.yaml:7:5: duplicate step id 'a' (also used by the step on line 5)")
-    assert lines[4] == "x.yaml:9:1: unknown key 'titel' in the script (did you mean 'title'?)"
+    assert lines[2].startswith("x.yaml:7:5: duplicate step id 'a' (also used by the step on line 5)")
+    assert lines[3] == "x.yaml:9:1: unknown key 'titel' in the script (did you mean 'title'?)"
 
 
 def test_missing_file_and_folder(tmp_path: Path) -> None:

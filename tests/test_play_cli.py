@@ -92,7 +92,8 @@ def test_play_from_a_step_starts_exactly_at_that_step(work: dict) -> None:
 def test_unknown_step_is_a_usage_error(work: dict) -> None:
     result, capture = play(work, "bad", "--from", "secnd")
     assert result.returncode == 2
-    assert result.stderr.strip() == "no step 'secnd' (did you mean 'second'?); steps: first, second"
+    assert result.stderr.strip() == ("no step 'secnd' (did you mean 'second'?); this session has 2 steps: first, "
+                                     "second; give a step id or a number from 1 to 2")
     assert not capture.exists()
 
 

@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
     @reports_errors
     def schema(
         output: Annotated[Path | None, typer.Option("-o", "--output", help="Write it to this file instead.")] = None,
+        force: Annotated[bool, typer.Option("--force", help="Replace FILE even when it is read-only.")] = False,
     ) -> None:
         """Print the JSON Schema of cue scripts (for editors: see the README)."""
         from legsup_audio.script.schema import schema_json
@@ -55,12 +56,10 @@ def register(app: typer.Typer) -> None:
         if output is None:
             typer.echo(schema_json(), nl=False)
             return
-        try:
-            output.write_text(schema_json(), encoding="utf-8")
-        except OSError as exc:
-            from legsup_audio.errors import OutputError
+        from legsup_audio.output.files import check_target, write_text_atomic
 
-            raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+        check_target(output, force=force)
+        write_text_atomic(output, schema_json())
         out.print(f"wrote {output}")
 
     voices_app = typer.Typer(
@@ -89,19 +88,24 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("-o", "--output", help="Write the sample to this file (.mp3, .m4a, .ogg or "
                                                              ".wav) instead of playing it.")
         ] = None,
+        force: Annotated[bool, typer.Option("--force", help="Replace FILE even when it is read-only.")] = False,
     ) -> None:
         """Speak a sample with a voice profile, through the sound card or into a file."""
-        session = sample_session(profile, text)
+        fmt = None
         if output is not None:
-            from legsup_audio.output.export import export_session
+            from legsup_audio.output.encode import FORMATS
+            from legsup_audio.output.files import check_target
 
             fmt = output.suffix.lstrip(".").lower()
-            from legsup_audio.output.encode import FORMATS
-
             if fmt not in FORMATS:
                 raise UsageError(f"cannot tell the format of '{output}': end it with "
                                  f"{', '.join('.' + f for f in FORMATS)}")
-            result = export_session(session, output, fmt=fmt, sidecars=False)
+            check_target(output, force=force)  # before speaking
+        session = sample_session(profile, text)
+        if output is not None and fmt is not None:
+            from legsup_audio.output.export import export_session
+
+            result = export_session(session, output, fmt=fmt, sidecars=False, force=force)
             out.print(f"wrote {result.path} ({session.profile.name}: {session.profile.voice})")
             return
         from legsup_audio.output.encode import mastering_target

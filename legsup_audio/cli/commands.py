@@ -22,7 +22,7 @@ from rich.table import Table
 from legsup_audio import __version__
 from legsup_audio.cli.authoring import register as register_authoring
 from legsup_audio.cli.recordings import register as register_recordings
-from legsup_audio.cli.common import Stopped, err, out, reports_errors
+from legsup_audio.cli.common import Stopped, err, out, reports_errors, safe
 from legsup_audio.errors import Problem, ScriptError, UsageError
 from legsup_audio.units import format_ms
 
@@ -63,6 +63,11 @@ NoBackground = Annotated[
 
 MaxLength = Annotated[
     str | None, typer.Option("--max-length", help="Refuse sessions longer than this (e.g. 6h, 90m). Default: 4h.")
+]
+
+
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Replace output files even when they are read-only.")
 ]
 
 
@@ -111,9 +116,12 @@ def export(
         list[str] | None, typer.Argument(help="Cue scripts (paths or built-in names). Default: legs-up-the-wall.")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Output file (one script) or folder (several).")
+        str | None, typer.Option("-o", "--output", metavar="PATH",
+                                 help="Output file (one script) or folder (several, or a name ending in /).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="mp3, m4a, m4b, ogg or wav.")] = "mp3",
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="mp3, m4a, m4b, ogg or wav. Default: -o's extension, else mp3.")
+    ] = None,
     bitrate: Annotated[str | None, typer.Option(help="Encoder bitrate, e.g. 96k. Default: 64k mono, 128k stereo.")] = None,
     playlist: Annotated[
         str | None, typer.Option(help="Name of the batch's .m3u8 playlist (default: playlist).")
@@ -127,6 +135,7 @@ def export(
     page: Annotated[
         bool, typer.Option("--page", help="Also write NAME.html beside each track: its timeline page, with a player.")
     ] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Render scripts to tagged audio files with .lrc/.vtt captions (default output/<script-id>.mp3).
 
@@ -138,21 +147,21 @@ def export(
     def wrote(result: ExportResult) -> None:
         whole = "" if result.lufs is None or not math.isfinite(result.lufs) else f", whole file {result.lufs:.1f} LUFS"
         out.print(
-            f"wrote {result.path} ({format_ms(result.duration_ms)}, "
+            f"wrote {safe(result.path)} ({format_ms(result.duration_ms)}, "
             f"{'stereo' if result.channels == 2 else 'mono'}, voice at -16 LUFS{whole})"
         )
         if result.page is not None:
-            out.print(f"wrote {result.page} (timeline page)")
+            out.print(f"wrote {safe(result.page)} (timeline page)")
 
     names: list[str | None] = list(scripts or [None])
     limit = _max_length_ms(max_length)
     with ProgressDisplay(err, tracks=len(names), stdout_is_terminal=out.is_terminal) as display:
         batch = export_scripts(names, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
                                progress=display, on_track=wrote, background=not no_background,
-                               max_length_ms=limit, voice=voice, page=page)
+                               max_length_ms=limit, voice=voice, page=page, force=force)
     if batch.playlist is not None:
         total = sum(track.duration_ms for track in batch.tracks)
-        out.print(f"wrote {batch.playlist} ({len(batch.tracks)} tracks, {format_ms(total)})")
+        out.print(f"wrote {safe(batch.playlist)} ({len(batch.tracks)} tracks, {format_ms(total)})")
     if batch.copied is not None:
         out.print(batch.copied.summary())
 
@@ -192,7 +201,12 @@ def _step_start(tl: Any, wanted: str) -> int:
     for step in tl.steps:
         if step.id == wanted:
             return step.start
-    raise UsageError(f"no step '{wanted}'{suggest(wanted, ids)}; steps: {', '.join(ids)}")
+    count = len(ids)
+    if wanted.strip().isdigit():
+        raise UsageError(f"no step {int(wanted)}: this session has {count} steps ({', '.join(ids)}); "
+                         f"give a number from 1 to {count} or a step id")
+    raise UsageError(f"no step '{wanted}'{suggest(wanted, ids)}; this session has {count} steps: {', '.join(ids)}; "
+                     f"give a step id or a number from 1 to {count}")
 
 
 @app.command()
@@ -208,32 +222,39 @@ def timeline(
     labels: Annotated[
         Path | None, typer.Option("--labels", help="Write an Audacity label track of steps and cues to this file.")
     ] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Print the compiled timeline of a script: a table, or JSON with --json; --html/--labels write files."""
+    from legsup_audio.output.files import check_target
     from legsup_audio.pipeline import build
+    from legsup_audio.script.inputs import input_files
 
+    if html is not None and labels is not None and html.resolve() == labels.resolve():
+        raise UsageError(f"--html and --labels both name {html}; give each its own file")
+    for option, target in (("--html", html), ("--labels", labels)):
+        if target is not None:
+            check_target(target, option=option, force=force)  # before speaking: a device or folder is refused at once
     session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
     tl = session.timeline
     if html is not None or labels is not None:
         from legsup_audio.output.page import page_data, write_labels, write_page
 
-        if html is not None and labels is not None and html.resolve() == labels.resolve():
-            raise UsageError(f"--html and --labels both name {html}; give each its own file")
-        written = [write_page(html, page_data(tl), inputs=[session.script.path])] if html is not None else []
-        written += [write_labels(labels, tl, inputs=[session.script.path])] if labels is not None else []
+        inputs = input_files(session.script)
+        written = [write_page(html, page_data(tl), inputs=inputs, force=force)] if html is not None else []
+        written += [write_labels(labels, tl, inputs=inputs, force=force)] if labels is not None else []
         if not as_json:
             for path in written:
-                out.print(f"wrote {path}")
+                out.print(f"wrote {safe(path)}")
             return
     if as_json:
         sys.stdout.write(tl.to_json())
         return
-    table = Table(title=f"{tl.title} — {format_ms(tl.duration)}", show_lines=False)
+    table = Table(title=f"{safe(tl.title)} — {format_ms(tl.duration)}", show_lines=False)
     for column in ("start", "end", "kind", "step", "line", "text"):
         table.add_column(column, no_wrap=column != "text")
     for event in tl.events:
-        table.add_row(format_ms(event.start), format_ms(event.end), event.kind, event.step, str(event.line),
-                      event.text or " ".join(f"{key} {value}" for key, value in event.data))
+        table.add_row(format_ms(event.start), format_ms(event.end), event.kind, safe(event.step), str(event.line),
+                      safe(event.text or " ".join(f"{key} {value}" for key, value in event.data)))
     out.print(table)
 
 
@@ -255,7 +276,7 @@ def validate(
         except ScriptError as exc:
             problems.extend(exc.problems)
             continue
-        out.print(f"{session.script.path}: ok ({len(session.timeline.steps)} steps, "
+        out.print(f"{safe(session.script.path)}: ok ({len(session.timeline.steps)} steps, "
                   f"{format_ms(session.timeline.duration)})")
         from legsup_audio.script.lint import warnings_for  # legal but probably wrong: reported, never fatal
         from legsup_audio.speech.recordings import take_warnings
@@ -283,7 +304,8 @@ def list_scripts() -> None:
             title, steps = script.title, str(len(script.steps))
         except ScriptError as exc:
             title, steps = f"[red]invalid: {len(exc.problems)} problem(s)[/red]", "-"
-        table.add_row(found.name, title, steps, found.origin, str(found.path))
+        table.add_row(safe(found.name), title if title.startswith("[red]") else safe(title), steps, found.origin,
+                      safe(found.path))
     out.print(table)
 
 

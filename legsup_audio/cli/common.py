@@ -17,12 +17,20 @@ import typer
 from rich.console import Console
 
 from legsup_audio.checkpoint import stop_line
-from legsup_audio.errors import LegsupError
+from legsup_audio.errors import LegsupError, one_line
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def safe(text: object) -> str:
+    """``text`` (a script's words, a path) as it may reach the terminal through rich: control
+    characters escaped (``\\x1b``, ``\\n``), and ``[...]`` shown as written, not read as markup."""
+    from rich.markup import escape
+
+    return escape(one_line(str(text)))
 
 
 class Stopped(BaseException):

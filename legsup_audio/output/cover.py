@@ -47,7 +47,6 @@ FONT_PATHS = (
     "C:/Windows/Fonts/DejaVuSans.ttf",
 )
 
-_MIMES = {"PNG": "image/png", "JPEG": "image/jpeg"}
 _SUPERSAMPLE = 2  # shapes are drawn at 2x and scaled down for smooth edges
 
 
@@ -305,23 +304,16 @@ def load_cover(path: str | Path) -> tuple[bytes, str]:
     Raises :class:`CoverError` (a ``ValueError``) when the file is missing,
     unreadable, or not a PNG/JPEG image.
     """
+    from legsup_audio.script.media import cover_problem
+
     path = Path(path)
     if not path.is_file():
         raise CoverError(f"cover image {path} does not exist; pass a PNG or JPEG file")
+    problem, mime = cover_problem(path)  # the checks `validate` ran: a bomb or a GIF never gets this far
+    if problem is not None or mime is None:
+        raise CoverError(f"cover image {path} {problem}")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CoverError(f"cannot read cover image {path}: {exc.strerror or exc}") from exc
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format
-            img.verify()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise CoverError(
-            f"cover image {path} is not a readable image; use a PNG or JPEG file"
-        ) from exc
-    if fmt not in _MIMES:
-        raise CoverError(
-            f"cover image {path} is {fmt or 'an unknown format'}; use a PNG or JPEG file"
-        )
-    return data, _MIMES[fmt]
+    return data, mime

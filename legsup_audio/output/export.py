@@ -31,6 +31,7 @@ from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
 from legsup_audio.render.master import Loudness, Mastered
 from legsup_audio.output.files import (
     atomic_path,
+    check_target,
     ensure_folder,
     explain,
     os_error_in,
@@ -41,6 +42,7 @@ from legsup_audio.output.playlist import m3u8_text, track_filename
 from legsup_audio.output.sidecars import lrc_text, vtt_text
 from legsup_audio.output.sync import CopyReport, check_destination, copy_files
 from legsup_audio.output.tags import TrackMeta, ffmetadata_text, write_tags
+from legsup_audio.script.inputs import input_files
 
 DEFAULT_FOLDER = Path("output")
 #: The product name: the artist when a script has no author, the default album.
@@ -194,17 +196,26 @@ def export_session(
     track_total: int | None = None,
     sidecars: bool = True,
     background: bool = True,
+    force: bool = False,
+    option: str = "-o",
+    also: Sequence[Path] = (),
 ) -> ExportResult:
     """Write ``session`` to ``dest`` (and ``NAME.lrc``/``NAME.vtt`` beside it).
 
     Every file is written to a temporary file beside its target first; only when
     all of them are complete are they renamed into place, the sidecars first and
     the audio last.  On any failure or interrupt the temporary files are removed
-    and the targets are left as they were.
+    and the targets are left as they were.  Before any work, every target (and
+    ``also``: files a caller writes afterwards, like the page) is checked with
+    :func:`~legsup_audio.output.files.check_target`: never an input of the run, never
+    anything but a regular file or a new name, never read-only unless ``force``.
     """
     if dest.suffix.lower() in SIDECAR_SUFFIXES:
         raise UsageError(f"{dest}: {dest.suffix} is the name of a caption file; give the track an audio "
                          f"name like {dest.with_suffix(FORMATS[fmt].suffix).name}")
+    inputs = input_files(session.script)
+    for target in (dest, *(sidecar_paths(dest) if sidecars else ()), *also):
+        check_target(target, inputs=inputs, option=option if target == dest else "", force=force)
     find_ffmpeg()  # fail before any work when the encoder is missing
     # A script's own cover is read now, so a bad image fails before rendering; a generated
     # one is drawn on a second thread while the audio renders and encodes.
@@ -266,19 +277,74 @@ def _batch_folder(output: Path | None) -> Path:
     return folder
 
 
-def _single_dest(session: Session, output: Path | None, fmt: str) -> Path:
+def _names_folder(output: Path | str) -> bool:
+    """True when ``-o`` names a folder: an existing one, or a name written with a trailing slash."""
+    try:
+        is_dir = Path(output).is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL: not a folder (check_target says what is wrong)
+        is_dir = False
+    return is_dir or str(output).endswith(("/", "\\"))
+
+
+def _single_dest(session: Session, output: Path | str | None, fmt: str) -> Path:
     if output is None:
         return default_path(session, fmt, DEFAULT_FOLDER)
-    if output.is_dir() or str(output).endswith(("/", "\\")):
-        return default_path(session, fmt, output)
-    return output
+    if _names_folder(output):
+        return default_path(session, fmt, Path(output))
+    return Path(output)
+
+
+def check_bitrate(bitrate: str | None, fmt: str) -> str | None:
+    """``--bitrate`` as ffmpeg takes it (``96k``), or a ``UsageError`` before any work (not ffmpeg's words after it)."""
+    import re
+
+    if bitrate is None:
+        return None
+    match = re.fullmatch(r"\s*(\d{1,7}(?:\.\d+)?)\s*(k|kb|kbps|kbit/s)?\s*", bitrate, re.IGNORECASE)
+    kbps = float(match.group(1)) if match else 0.0
+    if match and match.group(2) is None and kbps >= 1000:  # written in bit/s, like 96000
+        kbps /= 1000
+    if not match or not 8 <= kbps <= 320:
+        raise UsageError(f"--bitrate '{bitrate}' is not a bitrate from 8k to 320k: write it like 64k or 96k")
+    if fmt == "wav":
+        raise UsageError("--bitrate does not apply to wav (it is uncompressed); leave it out or choose another format")
+    return f"{kbps:g}k"
+
+
+def choose_format(fmt: str | None, output: Path | str | None, *, batch: bool = False) -> str:
+    """The format to write: ``--format`` if given, else the one ``-o``'s extension names, else mp3.
+
+    An ``-o`` file whose extension is not an audio format legsup writes, or names another
+    format than ``--format``, is a ``UsageError``: the file would hold what its name denies."""
+    if fmt is not None:
+        fmt = fmt.strip().lower().lstrip(".")
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+    if batch or output is None or _names_folder(output):
+        return fmt or "mp3"
+    output = Path(output)
+    suffix = output.suffix.lower()
+    by_suffix = {spec.suffix: name for name, spec in FORMATS.items()}
+    endings = ", ".join(spec.suffix for spec in FORMATS.values())
+    if suffix in SIDECAR_SUFFIXES:
+        raise UsageError(f"-o {output}: {suffix} is the name of a caption file; give the track an audio name "
+                         f"like {output.with_suffix(FORMATS[fmt or 'mp3'].suffix).name}")
+    if not suffix:
+        return fmt or "mp3"
+    if suffix not in by_suffix:
+        raise UsageError(f"-o {output}: legsup cannot write {suffix} files; end the name with one of {endings}")
+    implied = by_suffix[suffix]
+    if fmt is not None and fmt != implied:
+        raise UsageError(f"-o {output} names a {implied} file but --format is {fmt}; make them agree "
+                         f"(or leave --format out: the extension chooses)")
+    return implied
 
 
 def export_scripts(
     scripts: Sequence[str | Path | None],
     *,
-    output: Path | None = None,
-    fmt: str = "mp3",
+    output: Path | str | None = None,
+    fmt: str | None = None,
     bitrate: str | None = None,
     playlist: str | None = None,
     to: Path | None = None,
@@ -288,6 +354,7 @@ def export_scripts(
     max_length_ms: int = DEFAULT_MAX_LENGTH_MS,
     voice: str | None = None,
     page: bool = False,
+    force: bool = False,
 ) -> BatchResult:
     """Export one script, or several as a numbered batch with a playlist; then copy to ``to``.
 
@@ -297,23 +364,26 @@ def export_scripts(
     exported in order; when one fails, the tracks before it are kept and a
     :class:`BatchStopped` names the failing script (no playlist is written and
     nothing is copied).  ``page`` also writes each track's timeline page (``NAME.html``) beside it.
+    ``fmt`` (None: from ``output``'s extension, else mp3) is checked by :func:`choose_format`;
+    ``force`` lets read-only targets be replaced.
     """
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+    names = list(scripts) or [None]
+    batch = len(names) > 1 or playlist is not None
+    fmt = choose_format(fmt, output, batch=batch)
+    bitrate = check_bitrate(bitrate, fmt)
     if playlist is not None and (not playlist.strip() or "/" in playlist or "\\" in playlist):
         raise UsageError(f"--playlist takes a plain name like 'evening', not '{playlist}'")
     if to is not None:
         check_destination(to)  # before any work: the phone may not be mounted
-    names = list(scripts) or [None]
-    batch = len(names) > 1 or playlist is not None
-    folder = _batch_folder(output) if batch else None
+    folder = _batch_folder(Path(output) if output is not None else None) if batch else None
     if folder is not None:
+        check_target(folder / f"{playlist or DEFAULT_PLAYLIST}.m3u8", option="", force=force)
         ensure_folder(folder)
     total = len(names)
     with Job(total=total, folder=folder) as job:
         return _export_all(job, names, folder, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
                            background=background, progress=progress, on_track=on_track, max_length_ms=max_length_ms,
-                           voice=voice, page=page)
+                           voice=voice, page=page, force=force)
 
 
 def _export_all(
@@ -321,7 +391,7 @@ def _export_all(
     names: list[str | Path | None],
     folder: Path | None,
     *,
-    output: Path | None,
+    output: Path | str | None,
     fmt: str,
     bitrate: str | None,
     playlist: str | None,
@@ -332,6 +402,7 @@ def _export_all(
     max_length_ms: int,
     voice: str | None = None,
     page: bool = False,
+    force: bool = False,
 ) -> BatchResult:
     batch = folder is not None
     total = len(names)
@@ -350,16 +421,20 @@ def _export_all(
                 dest = folder / track_filename(index, session.timeline.title, FORMATS[fmt].suffix)
             else:
                 dest = _single_dest(session, output, fmt)
+            from legsup_audio.output.page import page_path
+
             result = export_session(
                 session, dest, fmt=fmt, bitrate=bitrate, background=background,
                 track=index if batch else None, track_total=total if batch else None,
                 progress=progress.phase("rendering and encoding") if progress else None,
+                force=force, option="-o" if output is not None and not batch else "",
+                also=(page_path(dest),) if page else (),
             )
             if page:  # after the track is in place: the page measures the written file
                 from legsup_audio.output.page import export_page
 
                 result = replace(result, page=export_page(session.timeline, result.path, result.channels,
-                                                          inputs=[session.script.path]))
+                                                          inputs=input_files(session.script), force=force))
         except LegsupError as exc:
             if not batch:
                 raise
@@ -380,5 +455,5 @@ def _export_all(
         write_text_atomic(playlist_path, m3u8_text(entries))
         job.target = None
         files.append(playlist_path)
-    copied = copy_files(files, to) if to is not None else None
+    copied = copy_files(files, to, force=force) if to is not None else None
     return BatchResult(tuple(results), playlist_path, copied, tuple(files))

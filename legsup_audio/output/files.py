@@ -15,13 +15,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from legsup_audio.checkpoint import signals_held
-from legsup_audio.errors import OutputError
+from legsup_audio.errors import OutputError, UsageError, one_line
 
 #: errno values that mean "no room": a full disk, a full quota, or a file past the size limit.
 FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -58,6 +59,88 @@ def os_error_in(exc: BaseException) -> OSError | None:
     return None
 
 
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _absolute(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return Path(os.path.abspath(path))
+
+
+def read_only(path: Path) -> bool:
+    """True when ``path`` (an existing file) has no write permission for its owner, or not for us.
+
+    The mode bits are read as well as ``os.access``, which says yes to root for any file."""
+    try:
+        info = path.stat()
+    except (OSError, ValueError):
+        return False
+    return not info.st_mode & stat.S_IWUSR or not os.access(path, os.W_OK)
+
+
+def check_target(target: Path, *, inputs: Iterable[Path | None] = (), option: str = "-o",
+                 force: bool = False, folder_hint: str = "give a file name") -> None:
+    """Refuse an output path that writing could turn into a loss, before any work is done.
+
+    ``target`` may be a new name or an existing regular file (a link to one is followed);
+    it is refused, as a ``UsageError`` (exit 2) naming ``option``, when it is one of
+    ``inputs`` (the script, its cover, its music: files this run reads), a folder, device,
+    FIFO or socket (or a link to one, or a link to nothing), or read-only (unless ``force``).
+    Nothing is created or changed here.
+    """
+    shown = one_line(f"{option} {target}" if option else str(target))
+    absolute = _absolute(target)
+    for path in inputs:
+        if path is None:
+            continue
+        if _same_file(target, path) or absolute == _absolute(path):
+            raise UsageError(f"{shown} would overwrite {one_line(str(path))}, an input of this command; "
+                             f"give another file name")
+    try:
+        link = target.is_symlink()
+        info = target.stat()
+    except FileNotFoundError:
+        if link:
+            raise UsageError(f"{shown} is a link to a file that does not exist ({one_line(os.readlink(target))}); "
+                             f"remove the link or give another file name") from None
+        return  # a new name
+    except ValueError:
+        raise UsageError(f"{shown}: a file name cannot hold a NUL character") from None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UsageError(f"{shown}: the name is too long for the file system; give a shorter one") from None
+        if exc.errno == errno.ELOOP:
+            raise UsageError(f"{shown} is a link that loops; remove it or give another file name") from None
+        return  # a file where a folder should be, a folder we may not search: writing says what is wrong (exit 1)
+    if not stat.S_ISREG(info.st_mode):
+        what = _kind(info.st_mode)
+        via = f" (a link to {one_line(os.path.realpath(target))})" if link else ""
+        if stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{shown}{via} is a folder; {folder_hint}")
+        raise UsageError(f"{shown}{via} is {what}, not a regular file: writing there would replace it; "
+                         f"give a file name")
+    if not force and read_only(target):
+        raise UsageError(f"{shown} is read-only; pass --force to replace it anyway, or give another file name")
+
+
 def ensure_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -76,9 +159,10 @@ def temporary_beside(target: Path, *, prefix: str | None = None, suffix: str | N
     decides what a failure means (a clean error, or only a lost cache entry).
     """
     folder = target.parent if str(target.parent) else Path(".")
+    prefix = _fit(f".{target.stem}." if prefix is None else prefix, 120)  # with the suffix, under any name limit
+    suffix = _fit(f".part{target.suffix}" if suffix is None else suffix, 40)
     with signals_held():
-        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}." if prefix is None else prefix,
-                                    suffix=f".part{target.suffix}" if suffix is None else suffix)
+        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
         os.close(fd)
     tmp = Path(name)
     try:
@@ -86,6 +170,14 @@ def temporary_beside(target: Path, *, prefix: str | None = None, suffix: str | N
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8 (a temporary name must fit where its target fits)."""
+    data = os.fsencode(text)
+    if len(data) <= limit:
+        return text
+    return os.fsdecode(data[:limit]).encode("utf-8", "surrogateescape").decode("utf-8", "ignore") or "."
 
 
 def replace_with(target: Path, write: Callable[[BinaryIO], object], *, prefix: str | None = None,
@@ -107,10 +199,18 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
     Every failure is an ``OutputError`` that says what to do (a folder given as the
     file, an unwritable or full folder)."""
+    if target.is_symlink() and target.is_file():
+        target = Path(os.path.realpath(target))  # a link to a file: the file is replaced, the link kept
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
-        raise OutputError(f"{target} is a folder; give a file name with -o")
+        raise UsageError(f"{target} is a folder; give a file name with -o")
+    with contextlib.suppress(OSError, ValueError):
+        info = target.lstat()
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{target} is {_kind(info.st_mode)}, not a regular file: writing there would "
+                             f"replace it; give a file name")
     ensure_folder(folder)
+    sweep_stale(target)
     with contextlib.ExitStack() as stack:
         try:
             tmp = stack.enter_context(temporary_beside(target))
@@ -118,10 +218,36 @@ def atomic_path(target: Path) -> Iterator[Path]:
             raise OutputError(explain(exc, folder)) from None
         yield tmp
         try:
-            os.chmod(tmp, 0o644 & ~_umask())
+            os.chmod(tmp, _mode_for(target))
             os.replace(tmp, target)
         except OSError as exc:
             raise OutputError(explain(exc, folder)) from None
+
+
+#: A temporary file beside a target older than this was left by a killed process (SIGKILL): swept.
+STALE_SECONDS = 600
+
+
+def sweep_stale(target: Path, now: float | None = None) -> list[Path]:
+    """Remove the temporary files a killed run left beside ``target`` (``.STEM.XXXX.partSUFFIX``,
+    older than ``STALE_SECONDS``); only this target's own pattern, never anything else."""
+    import time
+
+    folder = target.parent if str(target.parent) else Path(".")
+    prefix, suffix = _fit(f".{target.stem}.", 120), _fit(f".part{target.suffix}", 40)
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            name = entry.name
+            if not (name.startswith(prefix) and name.endswith(suffix) and len(name) == len(prefix) + 8 + len(suffix)):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_SECONDS:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
 
 
 def write_text_atomic(target: Path, text: str) -> None:
@@ -130,6 +256,14 @@ def write_text_atomic(target: Path, text: str) -> None:
             tmp.write_text(text, encoding="utf-8", newline="\n")
         except OSError as exc:
             raise OutputError(explain(exc, target.parent)) from None
+
+
+def _mode_for(target: Path) -> int:
+    """The mode a new ``target`` gets: the old file's when it replaces one, else rw-r--r-- less the umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except (OSError, ValueError):
+        return 0o644 & ~_umask()
 
 
 def _umask() -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from legsup_audio.checkpoint import checkpoint, current
 from legsup_audio.errors import OutputError, UsageError
-from legsup_audio.output.files import explain, temporary_beside
+from legsup_audio.output.files import check_target, explain, temporary_beside
 
 _CHUNK = 1 << 20
 
@@ -81,9 +81,16 @@ def _copy_one(source: Path, target: Path) -> None:
         os.replace(tmp, target)
 
 
-def copy_files(files: Sequence[Path], folder: Path) -> CopyReport:
-    """Copy ``files`` into ``folder`` (by name), skipping identical ones already there."""
+def copy_files(files: Sequence[Path], folder: Path, *, force: bool = False) -> CopyReport:
+    """Copy ``files`` into ``folder`` (by name), skipping identical ones already there.
+
+    Every target is checked before anything is copied (``check_target``): never one of
+    ``files`` itself, a device, FIFO or folder, nor read-only unless ``force``."""
     check_destination(folder)
+    for source in files:
+        target = folder / source.name
+        if not (target.is_file() and same_content(source, target)):
+            check_target(target, inputs=files, option="--to", force=force)
     try:
         folder.mkdir(exist_ok=True)
     except OSError as exc:

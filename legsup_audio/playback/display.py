@@ -27,6 +27,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from legsup_audio.errors import one_line
+
 from legsup_audio.playback.position import SessionControl, current_cue, current_step
 from legsup_audio.units import format_clock
 
@@ -92,10 +94,10 @@ def render(control: SessionControl, ms: int, *, finished: bool = False) -> Rende
     else:
         number = [s.id for s in timeline.steps].index(step.id) + 1
         step_line = Text.assemble(
-            (f"Step {number} of {len(timeline.steps)}  ", DIM), (step.title, "bold")
+            (f"Step {number} of {len(timeline.steps)}  ", DIM), (one_line(step.title), "bold")
         )
     cue = current_cue(timeline, ms)
-    cue_line = Text((cue.text or "") if cue is not None else "", style="italic")
+    cue_line = Text(one_line(cue.text or "") if cue is not None else "", style="italic")
 
     if finished:
         state = "finished"
@@ -125,7 +127,7 @@ def render(control: SessionControl, ms: int, *, finished: bool = False) -> Rende
         body.add_row(row)
     return Panel(
         body,
-        title=Text(timeline.title, style="bold"),
+        title=Text(one_line(timeline.title), style="bold"),
         title_align="left",
         border_style=DIM,
         padding=(1, 2),

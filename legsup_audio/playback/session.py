@@ -14,6 +14,7 @@ import time
 from typing import TextIO
 
 from legsup_audio.compile.timeline import Timeline
+from legsup_audio.errors import one_line
 from legsup_audio.playback.player import PcmSource, Player
 from legsup_audio.playback.position import SessionControl, events_between
 from legsup_audio.units import format_clock
@@ -75,7 +76,7 @@ def _run_plain(control: SessionControl, start_ms: int, out: TextIO) -> None:
     timeline = control.timeline
     titles = {s.id: s.title for s in timeline.steps}
     control.start(start_ms)  # reads the first seconds and opens the device (may raise)
-    print(f"{timeline.title} ({format_clock(control.total_ms)})", file=out, flush=True)
+    print(f"{one_line(timeline.title)} ({format_clock(control.total_ms)})", file=out, flush=True)
     told = max(0, start_ms)  # everything starting before this has been reported
     while True:
         done = control.finished()
@@ -100,9 +101,9 @@ def progress_lines(
     found: list[tuple[int, int, str]] = []
     for step in timeline.steps:
         if lo_ms <= step.start <= hi_ms:
-            found.append((step.start, 0, f"[{format_clock(step.start)}] {step.title}"))
+            found.append((step.start, 0, f"[{format_clock(step.start)}] {one_line(step.title)}"))
     for event in events_between(timeline, lo_ms, hi_ms):
         if event.kind == "speech" and event.text:
             title = titles.get(event.step, event.step)
-            found.append((event.start, 1, f"[{format_clock(event.start)}] {title} — {event.text}"))
+            found.append((event.start, 1, f"[{format_clock(event.start)}] {one_line(title)} — {one_line(event.text)}"))
     return [line for _, _, line in sorted(found, key=lambda t: (t[0], t[1]))]

@@ -109,7 +109,7 @@ def _script(
         return None
     check_keys(entries, SCRIPT_KEYS, ctx, "the script", SCRIPT_BLOCKS)
     for key in ("title", "steps"):
-        if key not in entries:
+        if key not in entries and not _misspelt(key, entries, [*SCRIPT_KEYS, *SCRIPT_BLOCKS]):
             ctx.error(root, f"the script has no '{key}'")
 
     def value(key: str) -> Node | None:
@@ -128,6 +128,11 @@ def _script(
                       "path relative to the script")
         elif why is not None:
             ctx.error(node, f"cover image {cover} {why}; give a PNG or JPEG path relative to the script")
+        else:
+            from legsup_audio.script.media import cover_problem
+
+            if (why := cover_problem(cover)[0]) is not None:
+                ctx.error(node, f"cover image {cover} {why}")
     voice, voice_pos = DEFAULT_VOICE, None
     if (node := value("voice")) is not None:
         voice = read_text(node, ctx, "voice") or DEFAULT_VOICE
@@ -181,6 +186,13 @@ def _script(
     )
 
 
+def _misspelt(key: str, entries: dict[str, tuple[Node, Node]], known: list[str]) -> bool:
+    """True when an unknown key in ``entries`` is a near miss of the missing ``key`` (already reported as such)."""
+    from legsup_audio.script.suggest import closest
+
+    return any(name not in known and closest(name, known) == key for name in entries)
+
+
 def _steps(node: Node, ctx: Ctx) -> list[Step]:
     if not isinstance(node, SequenceNode):
         ctx.error(node, f"steps must be a list of steps (each starting with '- title:'), not {kind_of(node)}")
@@ -214,7 +226,7 @@ def _step(node: Node, ctx: Ctx, index: int) -> Step | None:
     title = None
     if "title" in entries:
         title = read_text(entries["title"][1], ctx, "the step's title")
-    else:
+    elif not _misspelt("title", entries, [*STEP_KEYS, *STEP_BLOCKS]):  # `tittle:` is one error, not two
         ctx.error(node, f"step {index} has no 'title'")
     step_id = None
     pos = ctx.pos(node)
@@ -262,11 +274,18 @@ def _cues(node: Node, ctx: Ctx) -> list[Cue]:
 def _cue(node: Node, ctx: Ctx) -> Cue | None:
     pos = ctx.pos(node)
     if isinstance(node, ScalarNode):
-        text = read_text(node, ctx, "the cue's text", fix="split it into shorter cues")
+        text = read_text(node, ctx, "the cue's text", fix="split it into shorter cues", spoken=True)
         return Say(text=text, pos=pos) if text is not None else None
     entries = read_mapping(node, ctx, "a cue")
     if entries is None:
         return None
+    if len(entries) == 1:  # `- Remember: there is no hurry.` is a mapping to YAML: say how to keep it text
+        (key, (key_node, value_node)), = entries.items()
+        if key not in CUE_KEYS and isinstance(value_node, ScalarNode) and not suggest(key, CUE_KEYS):
+            line = f"{key}: {value_node.value}" if value_node.value else f"{key}:"
+            ctx.error(key_node, f"this cue holds ': ', so YAML reads it as a key '{key}', not text to say; "
+                                f"to say it, put the whole line in quotes: - \"{line}\"")
+            return None
     check_keys(entries, CUE_KEYS, ctx, "a cue")
     has = {key: key in entries for key in CUE_KEYS}
     if has["say"] and has["pause"]:
@@ -294,7 +313,7 @@ def _cue(node: Node, ctx: Ctx) -> Cue | None:
         return Pause(length, pos) if length is not None else None
     if not has["say"]:
         return Wait(at, pos) if at is not None else None
-    text = read_text(entries["say"][1], ctx, "'say'", fix="split it into shorter cues")
+    text = read_text(entries["say"][1], ctx, "'say'", fix="split it into shorter cues", spoken=True)
     gap = read_duration(entries["gap"][1], ctx, "gap") if has["gap"] else None
     if text is None or (has["gap"] and gap is None) or (has["at"] and at is None):
         return None

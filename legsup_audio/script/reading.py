@@ -11,6 +11,7 @@ problem in ``Ctx``.  It knows no cue-script keys: ``parse`` and the block parser
 from __future__ import annotations
 
 import stat
+import unicodedata
 from collections import deque
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -94,8 +95,11 @@ def check_keys(
         ctx.error(key_node, f"unknown key '{key}' in {what}{suggest(key, [*allowed, *blocks])}")
 
 
-def read_text(node: Node, ctx: Ctx, what: str, fix: str = "shorten it") -> str | None:
-    """A non-empty line of text; numbers and words like `yes` are taken as written."""
+def read_text(node: Node, ctx: Ctx, what: str, fix: str = "shorten it", spoken: bool = False) -> str | None:
+    """A non-empty line of text; numbers and words like `yes` are taken as written.
+
+    ``spoken`` text must hold something a voice can say (a letter or a digit): text of
+    only punctuation or symbols (``...``, ``—``, an emoji) speaks as nothing."""
     if not isinstance(node, ScalarNode):
         ctx.error(node, f"{what} must be text, not {kind_of(node)}")
         return None
@@ -109,7 +113,25 @@ def read_text(node: Node, ctx: Ctx, what: str, fix: str = "shorten it") -> str |
     if len(text) > MAX_TEXT_CHARS:
         ctx.error(node, f"{what} is {len(text):,} characters long, over the limit of {MAX_TEXT_CHARS:,}; {fix}")
         return None
+    if spoken and not speakable(text):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        ctx.error(node, f"'{shown}' has nothing a voice can say (no letters or digits); write words, "
+                        f"or use `pause:` for silence")
+        return None
     return text
+
+
+def speakable(text: str) -> bool:
+    """True when ``text`` holds a letter or a digit of any script: something a voice says."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first lone surrogate in ``text`` (from a ``\\ud800`` escape: no character, cannot be written), or None."""
+    for ch in text:
+        if "\ud800" <= ch <= "\udfff":
+            return ch
+    return None
 
 
 def read_duration(node: Node, ctx: Ctx, what: str) -> int | None:
@@ -188,6 +210,10 @@ def load_yaml(text: str, ctx: Ctx) -> Node | None:
             if (problem := _refused(event, depth)) is not None:
                 ctx.error(_mark_node(event), problem)
                 return None
+            if isinstance(event, yaml.ScalarEvent) and (bad := lone_surrogate(event.value)) is not None:
+                ctx.error(_mark_node(event), f"this text holds the escape '\\u{ord(bad):04x}', half of a surrogate "
+                                             "pair, which is no character and cannot be written to a file; remove it "
+                                             "(for a character past U+FFFF write it as itself, or as \\U0001xxxx)")
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
             elif isinstance(event, yaml.CollectionEndEvent):

@@ -66,7 +66,11 @@ def resolve_script(arg: str | None, cwd: Path | None = None) -> Found:
     """The script a SCRIPT argument means; the default session when None."""
     name = arg or DEFAULT_SCRIPT
     path = Path(name)
-    if path.suffix in YAML_SUFFIXES or path.is_file() or "/" in name:
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError):  # a name past the file system's limit, a NUL: not a file, so maybe a name
+        is_file = False
+    if path.suffix in YAML_SUFFIXES or is_file or "/" in name:
         return Found(path.stem, path, "path")
     scripts = {f.name: f for f in available("scripts", cwd)}
     if name in scripts:

@@ -21,11 +21,13 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from legsup_audio.errors import OutputError, UsageError
-from legsup_audio.output.files import replace_with
+from legsup_audio.output.files import check_target, replace_with
 from legsup_audio.script.resources import Found, resolve_script, user_dir
 from legsup_audio.script.schema import MODELINE, SCHEMA_FILE, schema_json
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+#: Longest script name: with ``.yaml`` and a temporary file's marks it stays under any file system's 255.
+MAX_NAME_CHARS = 100
 
 #: What each key means, by where it is used.
 SCRIPT_HELP = {
@@ -78,10 +80,14 @@ def new_script(name: str, source: str | None = None, *, check: Callable[[Found],
         name = name.rsplit(".", 1)[0]
     if not NAME.match(name):
         raise UsageError(f"'{name}' cannot name a script: use letters, digits, '-' and '_' (like evening-short)")
+    if len(name) > MAX_NAME_CHARS:
+        raise UsageError(f"a script name of {len(name)} characters is too long: give one of at most "
+                         f"{MAX_NAME_CHARS} (like evening-short)")
     found = resolve_script(source, cwd)
     check(found)  # the copy must start valid: a broken source is reported, not copied
     folder = user_dir("scripts", cwd)
     dest = folder / f"{name}.yaml"
+    check_target(dest, inputs=[found.path], option="", force=True)  # a copy over its own source, a FIFO: refused
     existed = dest.exists()
     if existed and not force:
         raise UsageError(f"{_show(dest, cwd)} already exists; pass --force to overwrite it")

@@ -19,6 +19,7 @@ fails it there is made again through ``ClipRef.repair`` (set by the speaker).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -35,7 +36,7 @@ from legsup_audio.output.files import temporary_beside
 from legsup_audio.speech.base import Clip, SpeechOptions, clip_ms
 
 #: Bump when the way clips are post-processed (trimming, levelling) or stored changes.
-CLIP_FORMAT = "voice-v4"
+CLIP_FORMAT = "voice-v5"  # v5: the key inside the entry
 #: Clips are stored this far under their level in the mix, so a voice's natural peaks
 #: fit in 16 bits; the voice track adds it back (in float) when it places them.
 STORE_HEADROOM_DB = 10.0
@@ -130,18 +131,24 @@ class ClipCache:
         return None if info is None else ClipRef(path, *info)
 
     def put(self, key: str, clip: Clip) -> ClipRef:
-        """Store ``clip`` for ``key``; if another process stored a sound entry first, that one is kept."""
+        """Store ``clip`` for ``key``; if another process stored a sound entry first, that one is kept.
+
+        Something of the wrong type where the entry or its folder belongs (a folder, a
+        FIFO) is removed first, and stale temporary files in the folder are swept."""
         path = self.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(path.parent)
+        _sweep(path.parent)
         samples = clip.samples.astype("<i2").tobytes()
-        crc = zlib.crc32(samples)
+        name = _key_bytes(key)
+        crc = zlib.crc32(name, zlib.crc32(samples))
         mine = ClipRef(path, clip.frames, clip.rate, crc)
-        data = _header(clip.frames, clip.rate) + samples + _TRAILER.pack(b"crc ", 4, crc)
+        data = _header(clip.frames, clip.rate) + samples + _KEY.pack(b"key ", len(name), name) + _TRAILER.pack(b"crc ", 4, crc)
         with temporary_beside(path, prefix=".tmp-", suffix=".wav") as tmp:
             with open(tmp, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            _clear_wrong_type(path)
             if _link_new(tmp, path):
                 return mine
             theirs = _probe(path)
@@ -149,6 +156,61 @@ class ClipCache:
                 return ClipRef(path, *theirs)
             os.replace(tmp, path)  # the entry there is broken: ours replaces it in one step
             return mine
+
+
+#: Temporary files older than this in a cache folder were left by a killed process: swept.
+STALE_SECONDS = 600
+_swept: set[Path] = set()
+
+
+def _sweep(folder: Path, now: float | None = None) -> None:
+    """Remove ``.tmp-*`` files in ``folder`` older than ``STALE_SECONDS`` (once per folder per process)."""
+    if folder in _swept:
+        return
+    _swept.add(folder)
+    import time
+
+    now = time.time() if now is None else now
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(".tmp-") and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS:
+                        os.unlink(entry.path)
+
+
+def _make_folder(folder: Path) -> None:
+    """``folder`` as a folder: anything else of that name in the cache (a file, a FIFO) is removed first."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        folder.unlink()  # not a folder: a damaged cache, never a user's file
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def _clear_wrong_type(path: Path) -> None:
+    """Remove what is at ``path`` if it is not a regular file (a folder, a FIFO, a link), so an entry can go there."""
+    import shutil
+    import stat
+
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _key_bytes(key: str) -> bytes:
+    try:
+        return bytes.fromhex(key)
+    except ValueError:
+        return key.encode("utf-8", "surrogateescape")
 
 
 def _link_new(tmp: Path, path: Path) -> bool:
@@ -163,14 +225,19 @@ def _link_new(tmp: Path, path: Path) -> bool:
 
 
 # An entry is exactly: the canonical 44-byte header of a mono 16-bit PCM WAV, the
-# samples, and an 12-byte "crc " chunk holding the samples' CRC-32.
+# samples, a 40-byte "key " chunk holding the entry's key, and a 12-byte "crc " chunk
+# holding the CRC-32 of the samples and then the key.
 _HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
 _TRAILER = struct.Struct("<4sII")
+#: The entry's own key (the SHA-256 its name is made of), in a "key " chunk before the "crc " one; the
+#: CRC-32 covers the samples and then the key, so an entry copied or moved under another key's name is
+#: refused like a damaged one.
+_KEY = struct.Struct("<4sI32s")
 
 
 def _header(frames: int, rate: int) -> bytes:
     size = 2 * frames
-    return _HEADER.pack(b"RIFF", 4 + 24 + 8 + size + _TRAILER.size, b"WAVE", b"fmt ", 16, 1, 1, rate, rate * 2, 2, 16,
+    return _HEADER.pack(b"RIFF", 4 + 24 + 8 + size + _KEY.size + _TRAILER.size, b"WAVE", b"fmt ", 16, 1, 1, rate, rate * 2, 2, 16,
                         b"data", size)
 
 
@@ -182,23 +249,34 @@ def _parse(head: bytes, file_size: int) -> tuple[int, int] | None:
     frames, rate = fields[-1] // 2, fields[7]
     if frames <= 0 or not 0 < rate <= 1_000_000 or head != _header(frames, rate):  # every other field has one right value
         return None
-    if file_size != _HEADER.size + 2 * frames + _TRAILER.size:
+    if file_size != _HEADER.size + 2 * frames + _KEY.size + _TRAILER.size:
         return None
     return frames, rate
 
 
+def _expected_key(path: Path) -> bytes | None:
+    """The key an entry at ``path`` must carry: its name's SHA-256 (None for a name that is not one)."""
+    try:
+        key = bytes.fromhex(path.stem)
+    except ValueError:
+        return None
+    return key if len(key) == 32 else None
+
+
 def _probe(path: Path) -> tuple[int, int, int] | None:
-    """(frames, rate, crc) of an entry whose header, size and trailer are whole, or None."""
+    """(frames, rate, crc) of an entry whose header, size, key and trailer are whole, or None."""
     try:
         with open(path, "rb") as f:
             info = _parse(f.read(_HEADER.size), os.fstat(f.fileno()).st_size)
             if info is None:
                 return None
             f.seek(_HEADER.size + 2 * info[0])
-            chunk_id, chunk_size, crc = _TRAILER.unpack(f.read(_TRAILER.size))
+            tail = f.read(_KEY.size + _TRAILER.size)
+        key_id, key_size, key = _KEY.unpack(tail[: _KEY.size])
+        chunk_id, chunk_size, crc = _TRAILER.unpack(tail[_KEY.size :])
     except (OSError, struct.error):
         return None
-    if (chunk_id, chunk_size) != (b"crc ", 4):
+    if (chunk_id, chunk_size) != (b"crc ", 4) or (key_id, key_size) != (b"key ", 32) or key != _expected_key(path):
         return None
     return info[0], info[1], crc
 
@@ -215,7 +293,10 @@ def read_clip(path: Path) -> Clip | None:
         return None
     frames, rate = info
     samples = data[_HEADER.size : _HEADER.size + 2 * frames]
-    chunk_id, chunk_size, crc = _TRAILER.unpack(data[_HEADER.size + 2 * frames :])
-    if (chunk_id, chunk_size) != (b"crc ", 4) or zlib.crc32(samples) != crc:
+    key_id, key_size, key = _KEY.unpack(data[_HEADER.size + 2 * frames : _HEADER.size + 2 * frames + _KEY.size])
+    chunk_id, chunk_size, crc = _TRAILER.unpack(data[_HEADER.size + 2 * frames + _KEY.size :])
+    if (chunk_id, chunk_size) != (b"crc ", 4) or (key_id, key_size) != (b"key ", 32):
         return None
+    if key != _expected_key(path) or zlib.crc32(key, zlib.crc32(samples)) != crc:
+        return None  # damaged, or an entry of another key (copied or moved here): made again
     return Clip(np.frombuffer(samples, dtype="<i2"), rate)

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import quote
 
-from legsup_audio.errors import UsageError
-from legsup_audio.output.files import write_text_atomic
+from legsup_audio.output.files import check_target, write_text_atomic
 from legsup_audio.output.page.labels import labels_text
 from legsup_audio.output.page.model import PageData, page_data
 from legsup_audio.compile.timeline import Timeline
@@ -46,32 +44,18 @@ def page_html(data: PageData) -> str:
     return text.replace(_TITLE_MARK, html.escape(data.title)).replace(_DATA_MARK, payload, 1)
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _refuse_inputs(target: Path, inputs: Iterable[Path | None], option: str) -> None:
-    for path in inputs:
-        if path is not None and (_same_file(target, path) or target.resolve() == path.resolve()):
-            raise UsageError(f"{option} {target} would overwrite {path}, an input of this command; "
-                             f"give another file name")
-    if target.is_dir():
-        raise UsageError(f"{option} {target} is a folder; give a file name")
-
-
-def write_page(target: Path, data: PageData, *, inputs: Iterable[Path | None] = (), option: str = "--html") -> Path:
+def write_page(target: Path, data: PageData, *, inputs: Iterable[Path | None] = (), option: str = "--html",
+               force: bool = False) -> Path:
     """Write the page of ``data`` to ``target`` (temporary file, then rename); never over an input."""
-    _refuse_inputs(target, inputs, option)
+    check_target(target, inputs=inputs, option=option, force=force)
     write_text_atomic(target, page_html(data))
     return target
 
 
-def write_labels(target: Path, timeline: Timeline, *, inputs: Iterable[Path | None] = ()) -> Path:
+def write_labels(target: Path, timeline: Timeline, *, inputs: Iterable[Path | None] = (),
+                 force: bool = False) -> Path:
     """Write ``timeline``'s Audacity label track to ``target`` (temporary file, then rename)."""
-    _refuse_inputs(target, inputs, "--labels")
+    check_target(target, inputs=inputs, option="--labels", force=force)
     write_text_atomic(target, labels_text(timeline))
     return target
 
@@ -81,10 +65,11 @@ def page_path(track: Path) -> Path:
     return track.with_suffix(PAGE_SUFFIX)
 
 
-def export_page(timeline: Timeline, track: Path, channels: int, *, inputs: Iterable[Path | None] = ()) -> Path:
+def export_page(timeline: Timeline, track: Path, channels: int, *, inputs: Iterable[Path | None] = (),
+                force: bool = False) -> Path:
     """Measure the written ``track`` and write its page beside it, playing it by a relative address."""
     from legsup_audio.output.page.measure import measure_file  # lazily: `timeline --html` needs no ffmpeg
 
     envelope = measure_file(track, channels)
     data = page_data(timeline, envelope, audio=quote(track.name), audio_name=track.name)
-    return write_page(page_path(track), data, inputs=[track, *inputs], option="--page")
+    return write_page(page_path(track), data, inputs=[track, *inputs], option="--page", force=force)

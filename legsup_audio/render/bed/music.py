@@ -29,9 +29,7 @@ from legsup_audio.render.bed.generators import (
 )
 from legsup_audio.dsp import loudness
 from legsup_audio.errors import SetupError
-
-MUSIC_MAX_SECONDS = 20 * 60
-"""Longest file the layer will hold in memory (20 min is about 420 MB of float32)."""
+from legsup_audio.script.media import MUSIC_MAX_SECONDS  # one limit: validate checks what the bed holds
 
 
 def decode(path: str | Path, rate: int) -> np.ndarray:

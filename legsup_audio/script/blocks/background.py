@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +55,6 @@ DEFAULT_BELL_LEAD_MS = 3000
 #: The session's last bell rings at least this long before the file ends (the tail grows to fit):
 #: by then it is 35 dB under its strike.
 BELL_RING_OUT_MS = 12000
-MUSIC_CHECK_SECONDS = 2  # validation decodes this much of a music file
 NOISE_COLORS = ("white", "pink", "brown")
 _LEVEL = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:db)?\s*$", re.IGNORECASE)
 
@@ -133,6 +130,11 @@ def _is_off(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.value.strip().lower() in ("off", "false", "no", "none")
 
 
+def _rounded(freq: float | None) -> float | None:
+    """``freq`` to the millihertz, as the timeline keeps it (so 0.0001 Hz is 0 Hz, and refused)."""
+    return None if freq is None else round(freq, 3)
+
+
 def _check_pitch(ctx: Ctx, node: Node, check: Any) -> bool:
     try:
         check()
@@ -167,18 +169,10 @@ def _music_file(node: Node, ctx: Ctx) -> str | None:
 
 
 def check_decodable(path: Path) -> str | None:
-    """None when ffmpeg decodes audio from the start of ``path``; else what is wrong."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        return "ffmpeg is needed to read music files: install it (e.g. apt install ffmpeg)"
-    command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", f"file:{path}", "-map", "0:a:0",
-               "-t", str(MUSIC_CHECK_SECONDS), "-f", "s16le", "-ac", "1", "-ar", "8000", "pipe:1"]
-    result = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL)
-    if result.returncode != 0 or not result.stdout:
-        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = lines[-1].replace(f"file:{path}: ", "") if lines else "it holds no audio"
-        return f"cannot decode music file {path}: {reason} (give an MP3, WAV, OGG or FLAC file)"
-    return None
+    """None when ``path`` decodes to music the bed can use (audio, not silent, not too long); else what is wrong."""
+    from legsup_audio.script.media import music_problem
+
+    return music_problem(path)
 
 
 def _layer(kind: str, key_node: Node, node: Node, ctx: Ctx, at_step: bool) -> LayerSpec | None:
@@ -193,9 +187,9 @@ def _layer(kind: str, key_node: Node, node: Node, ctx: Ctx, at_step: bool) -> La
         level = read_level(entries["level"][1], ctx, f"{kind} level")  # type: ignore[assignment]
     params: dict[str, Any] = {}
     if kind == "drone":
-        freq = _read_pitch(entries, ctx, "drone", node)
+        freq = _rounded(_read_pitch(entries, ctx, "drone", node))  # checked as the generator will get it
         if freq is not None and _check_pitch(ctx, node, lambda: pitch.check_freq("drone frequency", freq, SAMPLE_RATE)):
-            params["freq"] = round(freq, 3)
+            params["freq"] = freq
     elif kind == "binaural":
         carrier = _read_number(entries["carrier"][1], ctx, "binaural carrier") if "carrier" in entries else None
         beat = _read_number(entries["beat"][1], ctx, "binaural beat") if "beat" in entries else None
@@ -207,13 +201,13 @@ def _layer(kind: str, key_node: Node, node: Node, ctx: Ctx, at_step: bool) -> La
                                                                          SAMPLE_RATE)):
             params.update(carrier=carrier, beat=beat)
     elif kind == "isochronic":
-        freq = _read_pitch(entries, ctx, "isochronic", node)
+        freq = _rounded(_read_pitch(entries, ctx, "isochronic", node))
         rate = _read_number(entries["rate"][1], ctx, "isochronic rate") if "rate" in entries else None
         if "rate" not in entries:
             ctx.error(node, "isochronic needs 'rate': pulses per second, e.g. {freq: 180, rate: 8}")
-        if freq and rate and _check_pitch(ctx, node, lambda: pitch.check_pulse_rate(
+        if freq is not None and rate and _check_pitch(ctx, node, lambda: pitch.check_pulse_rate(
                 rate, pitch.check_freq("isochronic frequency", freq, SAMPLE_RATE))):
-            params.update(freq=round(freq, 3), rate=rate)
+            params.update(freq=freq, rate=rate)
     elif kind == "noise":
         color = "pink"
         if "color" in entries:
@@ -237,9 +231,9 @@ def _layer(kind: str, key_node: Node, node: Node, ctx: Ctx, at_step: bool) -> La
             loop = word in ("true", "yes", "on")
         params["loop"] = loop
     elif kind == "bells":
-        freq = _read_pitch(entries, ctx, "bells", node, required=False)
-        if freq is not None:
-            params["freq"] = round(freq, 3)
+        freq = _rounded(_read_pitch(entries, ctx, "bells", node, required=False))
+        if freq is not None and _check_pitch(ctx, node, lambda: pitch.check_freq("bell frequency", freq, SAMPLE_RATE)):
+            params["freq"] = freq
         if "lead" in entries:
             if at_step:
                 ctx.error(entries["lead"][0], "the bells' 'lead' applies to every bell: put it in the script's "
