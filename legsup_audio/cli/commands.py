@@ -122,7 +122,7 @@ def export(
     fmt: Annotated[
         str | None, typer.Option("--format", help="mp3, m4a, m4b, ogg or wav. Default: -o's extension, else mp3.")
     ] = None,
-    bitrate: Annotated[str | None, typer.Option(help="Encoder bitrate, e.g. 96k. Default: 64k mono, 128k stereo.")] = None,
+    bitrate: Annotated[str | None, typer.Option(help="Encoder bitrate, e.g. 160k. Default: MP3 96k mono, 128k stereo; M4A/M4B 64k mono.")] = None,
     playlist: Annotated[
         str | None, typer.Option(help="Name of the batch's .m3u8 playlist (default: playlist).")
     ] = None,

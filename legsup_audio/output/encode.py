@@ -49,7 +49,9 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    "mp3": Format("mp3", ".mp3", "mp3", ["-c:a", "libmp3lame"], "64k", "128k", loudness_loss_db=0.44),
+    # 96k for a voice alone: at 64k LAME's output overshot the voice's true peak by up to 1.4 dB
+    # (-0.6 dBTP from a -2 dBTP master, measured with ebur128 on the default session); at 96k, none.
+    "mp3": Format("mp3", ".mp3", "mp3", ["-c:a", "libmp3lame"], "96k", "128k", loudness_loss_db=0.44),
     "m4a": Format("m4a", ".m4a", "ipod", ["-c:a", "aac"], "64k", "128k"),
     "m4b": Format("m4b", ".m4b", "ipod", ["-c:a", "aac"], "64k", "128k"),  # the same AAC, named for audiobook players
     "ogg": Format("ogg", ".ogg", "ogg", ["-c:a", "libvorbis"], "64k", "128k"),
