@@ -88,12 +88,21 @@ def _absolute(path: Path) -> Path:
 def read_only(path: Path) -> bool:
     """True when ``path`` (an existing file) has no write permission for its owner, or not for us.
 
-    The mode bits are read as well as ``os.access``, which says yes to root for any file."""
+    The mode bits are read as well as ``os.access``, which says yes to root for any file.  A file
+    on a file system mounted read-only is not "read-only" in this sense: that is the machine's
+    state, not the user's choice, and writing reports it (exit 1)."""
     try:
         info = path.stat()
     except (OSError, ValueError):
         return False
-    return not info.st_mode & stat.S_IWUSR or not os.access(path, os.W_OK)
+    if not info.st_mode & stat.S_IWUSR:
+        return True
+    if os.access(path, os.W_OK):
+        return False
+    try:
+        return not os.statvfs(path).f_flag & os.ST_RDONLY
+    except OSError:
+        return True
 
 
 def check_target(target: Path, *, inputs: Iterable[Path | None] = (), option: str = "-o",
