@@ -21,6 +21,19 @@ import legsup_audio.script.resources as resources
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+@pytest.fixture(scope="session", autouse=True)
+def e2e_clip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One clip cache for the tests that speak the built-in sessions with the real voice.
+
+    Clips are reproducible (the same text gives the same samples in any process), so the
+    tests that validate, time and export the built-ins share what they speak instead of
+    each speaking minutes of Piper again (``LEGSUP_E2E_CACHE``; set it to keep one across runs).
+    """
+    if not os.environ.get("LEGSUP_E2E_CACHE"):
+        os.environ["LEGSUP_E2E_CACHE"] = str(tmp_path_factory.mktemp("e2e-clips"))
+    return Path(os.environ["LEGSUP_E2E_CACHE"])
+
+
 FAKE_PROFILE = "engine: fake\nvoice: fake/en\nrate: 150\nvolume: 0.9\n"
 
 

@@ -374,7 +374,7 @@ def test_variant_lengths_with_the_real_engine(tmp_path: Path, name: str, low: in
     import subprocess
     import sys
 
-    env = {**os.environ, "LEGSUP_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "LEGSUP_CACHE_DIR": os.environ["LEGSUP_E2E_CACHE"]}  # shared: see conftest
     run = subprocess.run([sys.executable, "-m", "legsup_audio", "validate", name], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "warning" not in run.stderr, run.stderr
