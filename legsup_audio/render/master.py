@@ -15,6 +15,7 @@ range, so the exporter and the player get identical samples for the same time.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +34,8 @@ LIMITER_WINDOW_S = 0.010  # gain changes are spread over 10 ms: fast, but no cli
 #: After a peak the limiter's gain is held this long before it recovers, so it never
 #: follows the voice's pitch (a period is 4-10 ms) and shapes no waveform, only levels.
 LIMITER_HOLD_S = 0.080
+#: Mix chunks kept by ``Mastered`` (a read and its margins span at most three).
+KEPT_CHUNKS = 4
 
 
 def limiter_hold(rate: int) -> int:
@@ -84,6 +87,7 @@ class Mastered:
         self.margin = self.hold + 2 * self.window + 64
         self._meter = LoudnessMeter(self.rate, self.channels)
         self._metered = 0  # frames fed to the meter: reads in order from the start are measured
+        self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
 
     def measured(self) -> Loudness | None:
         """Integrated loudness and sample peak of what was read, once every frame was read in order."""
@@ -98,13 +102,36 @@ class Mastered:
         out = np.zeros((n, self.channels), dtype=np.float32)
         if b <= a:
             return out
-        x = self.mix.render(a, b - a)
+        x = self._mixed(a, b)
         x *= np.float32(self.gain)
         if float(np.abs(x).max()) > self.ceiling * HOT:  # only where something comes near the ceiling
             x *= limiter_gain(x, self.ceiling, self.window, self.hold)[:, None]
         piece = x[start - a : start - a + n]
         out[: piece.shape[0]] = piece
         return out
+
+    def _mixed(self, a: int, b: int) -> np.ndarray:
+        """The mix's frames [a, b), a new array, assembled from chunks on a fixed grid.
+
+        Each read needs its neighbours' frames too (the limiter's margin), so reads in
+        order would render a fifth of the session twice; a chunk is rendered once and
+        kept while it is near.  The grid is fixed, so a frame's value never depends on
+        which reads came before it: a seek and a straight run give the same samples.
+        """
+        size = BLOCK_FRAMES
+        parts = []
+        for k in range(a // size, (b - 1) // size + 1):
+            chunk = self._chunks.get(k)
+            if chunk is None:
+                chunk = self.mix.render(k * size, size)
+                self._chunks[k] = chunk
+                while len(self._chunks) > KEPT_CHUNKS:
+                    self._chunks.popitem(last=False)
+            else:
+                self._chunks.move_to_end(k)
+            lo, hi = max(a, k * size) - k * size, min(b, (k + 1) * size) - k * size
+            parts.append(chunk[lo:hi])
+        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
 
     def read(self, start: int, n: int) -> np.ndarray:
         """int16, shape (n, channels): frames [start, start + n) of the finished session."""
