@@ -12,7 +12,7 @@ import webvtt
 
 from legsup_audio.errors import LegsupError, OutputError
 from legsup_audio.output.playlist import MAX_NAME, m3u8_text, track_filename
-from legsup_audio.output.sidecars import LRC_HOLD_MS, lrc_text, lrc_time, vtt_text, write_sidecars
+from legsup_audio.output.sidecars import LRC_HOLD_MS, LRC_MIN_BLANK_MS, lrc_text, lrc_time, vtt_text, write_sidecars
 from legsup_audio.units import timestamp as vtt_time
 from legsup_audio.compile.timeline import Event, StepSpan, Timeline
 
@@ -90,13 +90,24 @@ def test_lrc_clears_after_each_cue_unless_the_next_comes_first() -> None:
         index = next(i for i, (ms, body) in enumerate(lines) if body and abs(ms - event.start) <= TOLERANCE_MS)
         following = lines[index + 1] if index + 1 < len(lines) else None
         clear_at = event.end + LRC_HOLD_MS
-        if after is not None and after.start <= clear_at:
+        if after is not None and after.start < clear_at + LRC_MIN_BLANK_MS:
             assert following is not None and following[1], "the next cue replaces it: no empty line between"
         else:
             assert following is not None and following[1] == "", event.text
             assert abs(following[0] - min(clear_at, TIMELINE.duration)) <= TOLERANCE_MS
     # The 59.996 s cue follows the first one long after it ended: cleared at 3.41 + 1 s.
     assert (4_410, "") in lines
+
+
+def test_lrc_does_not_flicker_between_close_cues() -> None:
+    steps = (StepSpan("a", "A", 0, 20_000, 1),)
+    for next_start, cleared in ((4_000 + LRC_HOLD_MS + LRC_MIN_BLANK_MS - 10, False),
+                                (4_000 + LRC_HOLD_MS + LRC_MIN_BLANK_MS, True)):
+        tl = Timeline("t", 20_000, steps, (Event("speech", 1_000, 4_000, "a", 2, "One."),
+                                           Event("speech", next_start, next_start + 1_000, "a", 3, "Two.")))
+        _, lines = parse_lrc(lrc_text(tl))
+        assert ((5_000, "") in lines) is cleared, lines
+        assert lines[-1] == (next_start + 1_000 + LRC_HOLD_MS, "")  # the last cue always clears
 
 
 def test_captions_leave_out_inline_pause_marks_and_name_the_language(tmp_path: Path) -> None:

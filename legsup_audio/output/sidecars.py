@@ -34,6 +34,8 @@ def _spoken(timeline: Timeline) -> list[Event]:
 
 #: How long a lyric stays after its speech ends before an empty line clears it.
 LRC_HOLD_MS = 1000
+#: A clear shorter than this would only flicker before the next cue: the lyric stays instead.
+LRC_MIN_BLANK_MS = 500
 
 
 # --------------------------------------------------------------------------- LRC
@@ -59,7 +61,7 @@ def _lrc_tag_value(text: str) -> str:
 def lrc_text(timeline: Timeline, artist: str | None = None) -> str:
     """Synced lyrics: ID tags, then a ``[mm:ss.xx]text`` line per spoken cue and an empty
     ``[mm:ss.xx]`` line :data:`LRC_HOLD_MS` after its speech ends (unless the next cue
-    comes first), so the screen clears while nothing is said.
+    comes within :data:`LRC_MIN_BLANK_MS` of that), so the screen clears while nothing is said.
 
     ``artist`` defaults to the timeline's author; the ``[ar:]`` tag is left out
     when neither is known, and ``[la:]`` (the text's language) when it is unknown.
@@ -79,7 +81,7 @@ def lrc_text(timeline: Timeline, artist: str | None = None) -> str:
         clear = min(event.end + LRC_HOLD_MS, timeline.duration)
         # At centisecond precision a clear line must fall strictly between this line and the next.
         cs = _centiseconds(clear)
-        if cs > _centiseconds(event.start) and (after is None or cs < _centiseconds(after.start)):
+        if cs > _centiseconds(event.start) and (after is None or after.start - clear >= LRC_MIN_BLANK_MS):
             lines.append(f"[{lrc_time(clear)}]")
     return "\n".join(lines) + "\n"
 
