@@ -83,7 +83,21 @@ def build(
         if own_engine and engine is not None:
             engine.close()
     timeline = compile_script(script, lambda text: clips[text].duration_ms, max_length_ms)
+    timeline = replace(timeline, language=text_language(script, profile, voice))
     return Session(script, profile, clips, timeline)
+
+
+def text_language(script: CueScript, profile: VoiceProfile, voice: str | None = None) -> str | None:
+    """The language the script is written in: its ``language:``, else its own voice profile's.
+
+    ``--voice`` changes who speaks, not what the words are, so with ``voice`` given the script's
+    own profile is asked; tags, captions and the page carry the answer.
+    """
+    if script.language:
+        return script.language
+    if voice is None:
+        return profile.language
+    return profile_languages().get(script.voice) or profile.language
 
 
 def voice_choice(name: str) -> str:

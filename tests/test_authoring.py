@@ -104,7 +104,53 @@ def test_new_refuses_to_overwrite_without_force(repo_voices_fake: Path) -> None:
     assert dest.read_text(encoding="utf-8").startswith("title: Mine")
     forced = invoke("new", "evening", "--from", "legs-up-the-wall-short", "--force")
     assert forced.exit_code == 0, forced.output
-    assert "title: Legs Up the Wall (short)" in dest.read_text(encoding="utf-8")
+    copy, short = (parse_script(p, script_id="x") for p in (dest, REPO / "scripts" / "legs-up-the-wall-short.yaml"))
+    assert copy.title == "Evening" and [s.title for s in copy.steps] == [s.title for s in short.steps]
+
+
+@pytest.mark.parametrize(("name", "title"), [("evening", "Evening"), ("evening-short", "Evening short"),
+                                             ("my_Sunday_rest", "My Sunday rest"), ("no2", "No2")])
+def test_new_takes_its_title_from_its_name_and_not_the_builtins_credit(
+        repo_voices_fake: Path, name: str, title: str) -> None:
+    assert invoke("new", name).exit_code == 0
+    dest = repo_voices_fake / "scripts" / f"{name}.yaml"
+    copy = parse_script(dest, script_id=name)
+    builtin = parse_script(REPO / "scripts" / "legs-up-the-wall.yaml", script_id="legs-up-the-wall")
+    assert copy.title == title
+    assert builtin.author == "legsup-audio" and copy.author is None  # the artist is yours to write, not ours
+    assert "# author: Your name" in dest.read_text(encoding="utf-8")
+    # The rest of the session is the built-in's, as written.
+    assert (copy.voice, copy.gap, copy.lead_in, copy.tail, len(copy.steps)) == \
+           (builtin.voice, builtin.gap, builtin.lead_in, builtin.tail, len(builtin.steps))
+    assert invoke("validate", str(dest)).exit_code == 0
+
+
+def test_new_from_a_script_elsewhere_keeps_its_files_and_its_author(repo_voices_fake: Path) -> None:
+    import subprocess
+
+    from PIL import Image
+
+    elsewhere = repo_voices_fake / "elsewhere" / "deep"
+    (elsewhere / "art").mkdir(parents=True)
+    (elsewhere / "takes").mkdir()
+    Image.new("RGB", (64, 64), (10, 90, 40)).save(elsewhere / "art" / "c.png")
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=220:duration=2",
+                    str(elsewhere / "rain.wav")], check=True)
+    (elsewhere / "mine.yaml").write_text(
+        "title: Old title\nauthor: Sam\ncover: art/c.png\nrecordings: takes\n"
+        "background:\n  music: {file: rain.wav, level: -30dB}\n"
+        "steps:\n  - title: A\n    background:\n      music:\n        file: rain.wav\n    cues: [Hello.]\n",
+        encoding="utf-8")
+    made = invoke("new", "copy", "--from", str(elsewhere / "mine.yaml"))
+    assert made.exit_code == 0, made.output
+    dest = repo_voices_fake / "scripts" / "copy.yaml"
+    copy = parse_script(dest, script_id="copy")
+    assert copy.title == "Copy" and copy.author == "Sam"  # a user's own credit is kept
+    assert copy.cover is not None and copy.cover.resolve() == (elsewhere / "art" / "c.png").resolve()
+    assert copy.recordings is not None and copy.recordings.resolve() == (elsewhere / "takes").resolve()
+    assert yaml.safe_load(dest.read_text(encoding="utf-8"))["background"]["music"]["file"] == \
+           "../elsewhere/deep/rain.wav"
+    assert invoke("validate", str(dest)).exit_code == 0  # the music files (both) are found from scripts/
 
 
 def test_new_rejects_bad_names_and_sources(repo_voices_fake: Path) -> None:

@@ -1,11 +1,12 @@
 """Chapters in every format legsup writes, read back by ffprobe and by mutagen.
 
 Real exports (fake speech engine, real ffmpeg) of one small script as MP3, M4A, M4B
-and Ogg Vorbis; every reader must see each step's title at the step's times, within
-50 ms of the timeline.  M4A/M4B carry two chapter lists: the Nero ``chpl`` box
-(AntennaPod, mutagen) and the QuickTime chapter track (Apple, ffprobe).  A QuickTime
-chapter track has no gaps, so its first chapter starts at 0 rather than at the
-lead-in: that one difference is asserted, not hidden.
+and Ogg Vorbis; every reader must see each step's title, and the chapters must tile
+the file: the first starts at 0 (the lead-in is the first step's), each later one at
+its step's start (within 50 ms of the timeline), each ends where the next starts, and
+the last ends at the file's end as ffprobe reads its length.  M4A/M4B carry two
+chapter lists: the Nero ``chpl`` box (AntennaPod, mutagen) and the QuickTime chapter
+track (Apple, ffprobe); both are checked.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from audio_checks import ffprobe_chapters
+from audio_checks import ffprobe_chapters, probe
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4
 from mutagen.oggvorbis import OggVorbis
@@ -97,29 +98,31 @@ def test_a_long_mp4_chapter_title_is_cut_to_what_antennapod_reads(fake_workdir: 
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_chapters_agree_with_the_timeline(exported: tuple[Timeline, dict[str, Path]], fmt: str) -> None:
+def test_chapters_tile_the_file_at_the_step_times(exported: tuple[Timeline, dict[str, Path]], fmt: str) -> None:
     timeline, files = exported
     steps = timeline.steps
-    assert steps[0].start == 700  # a lead-in, so a chapter list that starts at 0 would be caught
+    assert steps[0].start == 700 and timeline.duration > steps[-1].end  # a lead-in and a tail, both to be covered
+    length = float(probe(files[fmt])["format"]["duration"])
 
     probed = ffprobe_chapters(files[fmt])
     assert [c["tags"]["title"] for c in probed] == [expected_title(s.title, fmt) for s in steps]
-    for i, (chapter, step) in enumerate(zip(probed, steps)):
-        start = float(chapter["start_time"])
-        if fmt in ("m4a", "m4b") and i == 0:
-            assert start == 0.0  # the QuickTime chapter track has no gap before its first chapter
-        else:
-            assert abs(start - step.start / 1000) <= TOLERANCE_S, (fmt, i, start, step.start)
-        end = float(chapter["end_time"])
-        if fmt == "ogg" and i == len(steps) - 1:
-            assert abs(end - timeline.duration / 1000) <= TOLERANCE_S  # Vorbis chapters have no end: the file's
-        else:
-            assert abs(end - step.end / 1000) <= TOLERANCE_S, (fmt, i)
+    starts = [float(c["start_time"]) for c in probed]
+    ends = [float(c["end_time"]) for c in probed]
+    assert starts[0] == 0.0
+    for start, step in zip(starts[1:], steps[1:]):
+        assert abs(start - step.start / 1000) <= TOLERANCE_S, (fmt, start, step.start)
+    assert ends[:-1] == starts[1:], fmt  # no gap and no overlap
+    assert abs(ends[-1] - length) <= TOLERANCE_S, (fmt, ends[-1], length)
 
     read = mutagen_chapters(files[fmt], fmt)
     assert [title for _, title in read] == [expected_title(s.title, fmt) for s in steps]
-    for (start, _), step in zip(read, steps):
+    assert read[0][0] == 0.0
+    for (start, _), step in zip(read[1:], steps[1:]):
         assert abs(start - step.start / 1000) <= TOLERANCE_S, (fmt, start, step.start)
+    if fmt == "mp3":  # ID3 CHAP frames carry their own ends: the last is the file's end, as players read it
+        frames = sorted(ID3(files[fmt]).getall("CHAP"), key=lambda f: f.start_time)
+        assert [f.end_time for f in frames[:-1]] == [f.start_time for f in frames[1:]]
+        assert abs(frames[-1].end_time / 1000 - length) <= TOLERANCE_S
 
 
 @pytest.mark.parametrize("fmt", ["m4a", "m4b"])
@@ -143,4 +146,4 @@ def test_ffmetadata_escapes_specials_and_cuts_long_titles_at_a_character() -> No
     assert text.startswith(";FFMETADATA1\n")
     assert "title=a\\=b\\;c\\#d\\\\e f\n" in text
     assert "title=" + "é" * 63 + "\n" in text  # 126 bytes: a 2-byte character is never cut in half
-    assert "START=1000\nEND=2000\n" in text
+    assert "START=0\nEND=1000\n" in text and "START=1000\nEND=3000\n" in text  # tiling 0 to the duration

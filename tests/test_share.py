@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from audio_checks import ffprobe_chapters
+from audio_checks import ffprobe_chapters, probe
 import segno
 
 import legsup_audio.script.resources as resources
@@ -248,10 +248,14 @@ def test_the_chapters_json_is_the_tracks_own_chapters(server: ShareServer, world
         probed = ffprobe_chapters(world["share"] / name)
         assert [c["title"] for c in doc["chapters"]] == [c["tags"]["title"] for c in probed]
         assert [c["title"] for c in doc["chapters"]] == [s.title for s in timeline.steps]
-        for chapter, step in zip(doc["chapters"], timeline.steps):
+        # The chapters tile the file: the first from 0 (the lead-in), each to the next, the last to the end.
+        assert doc["chapters"][0]["startTime"] == 0.0
+        for chapter, step in zip(doc["chapters"][1:], timeline.steps[1:]):
             assert abs(chapter["startTime"] - step.start / 1000) <= TOLERANCE_S, (name, chapter, step)
-        for chapter, step in zip(doc["chapters"][:-1], timeline.steps):
-            assert abs(chapter["endTime"] - step.end / 1000) <= TOLERANCE_S, (name, chapter, step)
+        for chapter, following in zip(doc["chapters"], doc["chapters"][1:]):
+            assert chapter["endTime"] == following["startTime"], (name, chapter)
+        length = float(probe(world["share"] / name)["format"]["duration"])
+        assert abs(doc["chapters"][-1]["endTime"] - length) <= TOLERANCE_S, (name, doc["chapters"][-1], length)
 
 
 # --------------------------------------------------------------------------- files, ranges, validators

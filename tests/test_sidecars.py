@@ -12,7 +12,7 @@ import webvtt
 
 from legsup_audio.errors import LegsupError, OutputError
 from legsup_audio.output.playlist import MAX_NAME, m3u8_text, track_filename
-from legsup_audio.output.sidecars import lrc_text, lrc_time, vtt_text, write_sidecars
+from legsup_audio.output.sidecars import LRC_HOLD_MS, LRC_MIN_BLANK_MS, lrc_text, lrc_time, vtt_text, write_sidecars
 from legsup_audio.units import timestamp as vtt_time
 from legsup_audio.compile.timeline import Event, StepSpan, Timeline
 
@@ -74,10 +74,55 @@ def test_lrc_lines_match_speech_events() -> None:
     assert tags["ti"] == "Legs Up (evening)"
     assert tags["ar"] == "Test Voice"
     assert tags["length"] == "62:05"
-    assert len(lines) == len(SPOKEN)
-    for (ms, body), event in zip(lines, SPOKEN):
+    assert "la" not in tags  # no language known, no [la:] tag
+    worded = [(ms, body) for ms, body in lines if body]
+    assert len(worded) == len(SPOKEN)
+    for (ms, body), event in zip(worded, SPOKEN):
         assert abs(ms - event.start) <= TOLERANCE_MS
         assert body == flat(event.text)
+
+
+def test_lrc_clears_after_each_cue_unless_the_next_comes_first() -> None:
+    _, lines = parse_lrc(lrc_text(TIMELINE))
+    assert [ms for ms, _ in lines] == sorted(ms for ms, _ in lines)
+    # What a player shows at any moment is the last line before it: words only while (about) spoken.
+    for event, after in zip(SPOKEN, [*SPOKEN[1:], None]):
+        index = next(i for i, (ms, body) in enumerate(lines) if body and abs(ms - event.start) <= TOLERANCE_MS)
+        following = lines[index + 1] if index + 1 < len(lines) else None
+        clear_at = event.end + LRC_HOLD_MS
+        if after is not None and after.start < clear_at + LRC_MIN_BLANK_MS:
+            assert following is not None and following[1], "the next cue replaces it: no empty line between"
+        else:
+            assert following is not None and following[1] == "", event.text
+            assert abs(following[0] - min(clear_at, TIMELINE.duration)) <= TOLERANCE_MS
+    # The 59.996 s cue follows the first one long after it ended: cleared at 3.41 + 1 s.
+    assert (4_410, "") in lines
+
+
+def test_lrc_does_not_flicker_between_close_cues() -> None:
+    steps = (StepSpan("a", "A", 0, 20_000, 1),)
+    for next_start, cleared in ((4_000 + LRC_HOLD_MS + LRC_MIN_BLANK_MS - 10, False),
+                                (4_000 + LRC_HOLD_MS + LRC_MIN_BLANK_MS, True)):
+        tl = Timeline("t", 20_000, steps, (Event("speech", 1_000, 4_000, "a", 2, "One."),
+                                           Event("speech", next_start, next_start + 1_000, "a", 3, "Two.")))
+        _, lines = parse_lrc(lrc_text(tl))
+        assert ((5_000, "") in lines) is cleared, lines
+        assert lines[-1] == (next_start + 1_000 + LRC_HOLD_MS, "")  # the last cue always clears
+
+
+def test_captions_leave_out_inline_pause_marks_and_name_the_language(tmp_path: Path) -> None:
+    tl = Timeline("t", 20_000, (StepSpan("a", "A", 0, 20_000, 1),),
+                  (Event("speech", 1_000, 6_000, "a", 2, "Let your arms rest. [2s] Now [pause 1.5 s] breathe. [800ms]"),
+                   Event("speech", 9_000, 10_000, "a", 3, "Stay [here] a while.")), language="es")
+    tags, lines = parse_lrc(lrc_text(tl))
+    assert tags["la"] == "es"
+    assert [body for _, body in lines if body] == ["Let your arms rest. Now breathe.", "Stay [here] a while."]
+    path = tmp_path / "p.vtt"
+    path.write_text(vtt_text(tl), encoding="utf-8")
+    assert vtt_text(tl).startswith("WEBVTT\nLanguage: es\n\n")
+    captions = webvtt.read(str(path)).captions
+    assert [c.text for c in captions] == ["Let your arms rest. Now breathe.", "Stay [here] a while."]
+    assert vtt_ms(captions[0].end) == 6_000  # the caption ends with the speech, not at the next cue
 
 
 def test_lrc_rounds_to_nearest_centisecond() -> None:

@@ -345,3 +345,59 @@ def test_vorbis_time_and_lyrics_text() -> None:
         "Bend your knees. Roll to one side."
     )
     assert lyrics_text(Timeline("t", 1, (), ())) == ""
+
+
+# --------------------------------------------------------------------------- language, ReplayGain, album artist
+
+
+@pytest.mark.parametrize(("language", "id3", "vorbis"), [("de", "ger", "ger"), ("es-419", "spa", "spa"),
+                                                         (None, "XXX", None), ("xx", "XXX", None)])
+def test_the_texts_language_in_id3_mp4_and_vorbis(tmp_path: Path, language: str | None, id3: str,
+                                                  vorbis: str | None) -> None:
+    from dataclasses import replace
+
+    timeline = replace(TIMELINE, language=language)
+    mp3, m4a, ogg = (encode(tmp_path / f"lang.{fmt}") for fmt in ("mp3", "m4a", "ogg"))
+    for path in (mp3, m4a, ogg):
+        write_tags(path, path.suffix[1:], timeline, META)
+    tags = ID3(mp3)
+    assert [frame.lang for frame in tags.getall("USLT")] == [id3]
+    assert [str(frame) for frame in tags.getall("TLAN")] == ([] if id3 == "XXX" else [id3])
+    mp4 = MP4(m4a).tags
+    assert mp4 is not None
+    stored = mp4.get("----:com.apple.iTunes:LANGUAGE")
+    assert (bytes(stored[0]).decode() if stored else None) == vorbis
+    vorbis_tags = OggVorbis(ogg).tags
+    assert vorbis_tags is not None and vorbis_tags.get("LANGUAGE", [None]) == [vorbis]
+
+
+def test_replaygain_and_album_artist_in_every_format_and_replaced_on_retagging(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    measured = replace(META, album_artist="Sam", loudness=(-21.37, -3.0))
+    assert measured.replaygain() == ("+3.37 dB", "0.707946")
+    assert replace(META, loudness=(float("-inf"), float("-inf"))).replaygain() is None  # silence: no gain
+    for fmt in ("mp3", "m4a", "ogg"):
+        path = encode(tmp_path / f"rg.{fmt}")
+        write_tags(path, fmt, TIMELINE, measured)
+        write_tags(path, fmt, TIMELINE, replace(measured, loudness=(-15.0, -1.5)))  # a re-export's measurement
+        tags = {k.lower(): v for k, v in ffprobe(path)["format"].get("tags", {}).items()}
+        if fmt == "ogg":
+            stream = next(s for s in ffprobe(path)["streams"] if s["codec_type"] == "audio")
+            tags = {k.lower(): v for k, v in stream.get("tags", {}).items()}
+        assert tags["replaygain_track_gain"] == "-3.00 dB", fmt
+        assert tags["replaygain_track_peak"] == "0.841395", fmt
+        assert tags["album_artist"] == "Sam", fmt
+    frames = [f for f in ID3(tmp_path / "rg.mp3").getall("TXXX")]
+    assert sorted(f.desc for f in frames) == ["REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK"]  # not doubled
+    untagged = encode(tmp_path / "none.mp3")
+    write_id3(untagged, TIMELINE, META)  # nothing measured: no ReplayGain claimed
+    assert ID3(untagged).getall("TXXX") == []
+
+
+def test_lyrics_leave_out_inline_pauses() -> None:
+    timeline = Timeline("t", 9_000, (StepSpan("a", "A", 0, 9_000, 1),),
+                        (Event("speech", 0, 2_000, "a", 2, "Rest. [2s] Now [pause 1.5s] breathe. [800ms]"),
+                         Event("speech", 3_000, 4_000, "a", 3, "[1s]"),
+                         Event("speech", 5_000, 6_000, "a", 4, "Stay [here].")))
+    assert lyrics_text(timeline) == "Rest. Now breathe.\nStay [here]."

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from legsup_audio.cli.common import out, reports_errors
+from legsup_audio.cli.common import out, reports_errors, safe
 from legsup_audio.errors import UsageError
 
 
@@ -113,7 +113,9 @@ def register(app: typer.Typer) -> None:
         from legsup_audio.playback import SimpleaudioPlayer, play_session
 
         source, _ = mastered(session, mastering_target("wav"))
-        out.print(f"{session.profile.name} ({session.profile.voice}): {session.timeline.events[0].text}")
+        sample = next((e for e in session.timeline.events if e.kind == "speech"), None)
+        said = safe(sample.caption) if sample is not None else ""  # as read: no pause marks, no [markup]
+        out.print(f"{safe(session.profile.name)} ({safe(session.profile.voice)}): {said}")
         raise typer.Exit(play_session(session.timeline, source, player=SimpleaudioPlayer(), interactive=False,
                                       out=io.StringIO()))
 

@@ -136,6 +136,11 @@ def export(
         bool, typer.Option("--page", help="Also write NAME.html beside each track: its timeline page, with a player.")
     ] = False,
     force: ForceOpt = False,
+    album: Annotated[
+        str | None, typer.Option("--album", metavar="NAME",
+                                 help="The album tag of every track written (default: the first script's "
+                                      "album:, else legsup-audio).")
+    ] = None,
 ) -> None:
     """Render scripts to tagged audio files with .lrc/.vtt captions (default output/<script-id>.mp3).
 
@@ -158,7 +163,7 @@ def export(
     with ProgressDisplay(err, tracks=len(names), stdout_is_terminal=out.is_terminal) as display:
         batch = export_scripts(names, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
                                progress=display, on_track=wrote, background=not no_background,
-                               max_length_ms=limit, voice=voice, page=page, force=force)
+                               max_length_ms=limit, voice=voice, page=page, force=force, album=album)
     if batch.playlist is not None:
         total = sum(track.duration_ms for track in batch.tracks)
         out.print(f"wrote {safe(batch.playlist)} ({len(batch.tracks)} tracks, {format_ms(total)})")
@@ -254,7 +259,7 @@ def timeline(
         table.add_column(column, no_wrap=column != "text")
     for event in tl.events:
         table.add_row(format_ms(event.start), format_ms(event.end), event.kind, safe(event.step), str(event.line),
-                      safe(event.text or " ".join(f"{key} {value}" for key, value in event.data)))
+                      safe(event.caption if event.text else " ".join(f"{key} {value}" for key, value in event.data)))
     out.print(table)
 
 

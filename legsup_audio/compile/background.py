@@ -11,6 +11,7 @@ the session's last bell gets a tail long enough to ring out, and the per-step pl
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from legsup_audio.compile.timeline import BedPlan, BedSegment, Event, Timeline, event_sort_key
@@ -109,8 +110,7 @@ def compile_background(script: CueScript, timeline: Timeline, problems: list[Pro
     )
     events = sorted([*timeline.events, *bells], key=event_sort_key)
     extras = tuple((k, v) for k, v in timeline.extras if k != KEY) + ((KEY, plan),)
-    return Timeline(title=timeline.title, duration=duration, steps=timeline.steps, events=tuple(events),
-                    voice=timeline.voice, author=timeline.author, extras=extras)
+    return replace(timeline, duration=duration, events=tuple(events), extras=extras)
 
 
 def _setting(bed: Background | None, name: str, default: Any) -> Any:
@@ -127,6 +127,5 @@ def _bell_event(spec: LayerSpec, at: int, step_id: str, duration: int) -> Event:
 
 def without_background(timeline: Timeline) -> Timeline:
     """The same timeline with no bed: no bell events, no plan (``--no-background``)."""
-    return Timeline(title=timeline.title, duration=timeline.duration, steps=timeline.steps,
-                    events=tuple(e for e in timeline.events if e.kind != "bell"), voice=timeline.voice,
-                    author=timeline.author, extras=tuple((k, v) for k, v in timeline.extras if k != KEY))
+    return replace(timeline, events=tuple(e for e in timeline.events if e.kind != "bell"),
+                   extras=tuple((k, v) for k, v in timeline.extras if k != KEY))

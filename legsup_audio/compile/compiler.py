@@ -87,6 +87,7 @@ def compile_script(script: CueScript, spoken: SpokenLength, max_length_ms: int =
         events=tuple(events),
         voice=script.voice,
         author=script.author,
+        language=script.language,
     )
     for timeline_pass in TIMELINE_PASSES:
         timeline = timeline_pass(script, timeline, problems)

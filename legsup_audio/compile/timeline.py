@@ -4,7 +4,9 @@ Pure data, no audio: the steps of a session and its exactly timed events, in
 integer milliseconds.  Each event remembers the script line it came from so that
 errors, previews and captions can point back into the script.  ``as_dict`` gives
 the stable JSON form of SPEC section 5 (seconds, rounded to the millisecond) and
-``from_dict`` reads it back.
+``from_dict`` reads it back.  A spoken event keeps its text exactly as written (the
+speech stage's key); ``Event.caption`` is that text as a person reads it, without the
+inline pause marks (``[2s]``) that only steer the voice.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from legsup_audio.model import LayerSpec
+from legsup_audio.speech.pacing import display
 from legsup_audio.units import ms_to_s
 
 #: How long a text takes to say, in ms: what the compiler is given by the speech stage.
@@ -47,6 +50,11 @@ class Event:
     def get(self, key: str, default: Any = None) -> Any:
         return dict(self.data).get(key, default)
 
+    @property
+    def caption(self) -> str:
+        """What a person reads for this event: its text without inline pause marks, on one line."""
+        return display(self.text or "")
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "kind": self.kind,
@@ -56,6 +64,8 @@ class Event:
         }
         if self.text is not None:
             out["text"] = self.text
+            if (caption := self.caption) != " ".join(self.text.split()):
+                out["caption"] = caption  # only where pause marks make the two differ
         out["line"] = self.line
         for key, value in self.data:
             out[key] = value
@@ -63,7 +73,7 @@ class Event:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
-        known = {"kind", "start", "end", "step", "text", "line"}
+        known = {"kind", "start", "end", "step", "text", "caption", "line"}
         return cls(
             kind=d["kind"],
             start=s_to_ms(d["start"]),
@@ -159,6 +169,7 @@ class Timeline:
     voice: str = "default"
     author: str | None = None
     extras: tuple[tuple[str, Any], ...] = field(default=())  # stage-specific data (background, ...)
+    language: str | None = None  # the text's language tag (es, en-GB): the script's, else its voice's
 
     def speech(self) -> list[Event]:
         return [e for e in self.events if e.kind == "speech"]
@@ -177,6 +188,8 @@ class Timeline:
         if self.author is not None:
             out["author"] = self.author
         out["voice"] = self.voice
+        if self.language is not None:
+            out["language"] = self.language
         out["duration"] = ms_to_s(self.duration)
         out["steps"] = [s.as_dict() for s in self.steps]
         out["events"] = [e.as_dict() for e in self.events]
@@ -189,7 +202,7 @@ class Timeline:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Timeline:
-        known = {"title", "author", "voice", "duration", "steps", "events"}
+        known = {"title", "author", "voice", "language", "duration", "steps", "events"}
         return cls(
             title=d["title"],
             duration=s_to_ms(d["duration"]),
@@ -197,5 +210,6 @@ class Timeline:
             events=tuple(Event.from_dict(e) for e in d["events"]),
             voice=d.get("voice", "default"),
             author=d.get("author"),
+            language=d.get("language"),
             extras=tuple((k, EXTRAS[k].from_dict(v) if k in EXTRAS else v) for k, v in d.items() if k not in known),
         )

@@ -79,9 +79,11 @@ FFMPEG_CHAPTERS = frozenset({"m4a", "m4b"})
 
 
 def ffmpeg_args(
-    fmt: Format, rate: int, channels: int, bitrate: str | None, dest: Path, chapters: Path | None = None
+    fmt: Format, rate: int, channels: int, bitrate: str | None, dest: Path, chapters: Path | None = None,
+    language: str | None = None,
 ) -> list[str]:
-    """The ffmpeg command line; ``chapters`` is an FFMETADATA file (``tags.ffmetadata_text``) to take chapters from."""
+    """The ffmpeg command line; ``chapters`` is an FFMETADATA file (``tags.ffmetadata_text``) to take chapters from;
+    ``language`` (ISO 639-2) marks the audio track's language where only the muxer can (MP4's ``mdhd``)."""
     args = [
         find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
         "-f", "s16le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
@@ -98,6 +100,8 @@ def ffmpeg_args(
         args += ["-fflags", "+bitexact"]  # fixed stream serials: the same audio gives the same file (`--to` skips it)
     # Tags come from mutagen afterwards; `-map_metadata -1` would also blank the chapter titles.
     args += ["-map_metadata", "1", "-map_chapters", "1"] if chapters is not None else ["-map_metadata", "-1"]
+    if language is not None and fmt.muxer == "ipod":  # mutagen cannot write the track header's language
+        args += ["-metadata:s:a:0", f"language={language}"]
     args += ["-f", fmt.muxer, str(dest)]
     return args
 
@@ -167,16 +171,18 @@ def encode(
     block: int = BLOCK_FRAMES,
     target: Path | None = None,
     chapters: Path | None = None,
+    language: str | None = None,
 ) -> None:
     """Encode every frame of ``source`` to ``dest`` in ``fmt``.
 
     ``target`` is the path messages name (the file ``dest`` will become), when ``dest``
     is a temporary file; ``chapters`` an FFMETADATA file whose chapters ffmpeg writes
-    (M4A/M4B: a QuickTime chapter track and a Nero ``chpl`` box).
+    (M4A/M4B: a QuickTime chapter track and a Nero ``chpl`` box); ``language`` the
+    audio track's ISO 639-2 language, for the formats whose muxer holds it.
     """
     enter("encoding")
     spec = FORMATS[fmt]
-    args = ffmpeg_args(spec, source.rate, source.channels, bitrate, dest, chapters)
+    args = ffmpeg_args(spec, source.rate, source.channels, bitrate, dest, chapters, language)
     with tempfile.TemporaryFile() as errors:
         proc: subprocess.Popen[bytes] | None = None
         writer: _PipeWriter | None = None

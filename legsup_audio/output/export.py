@@ -37,12 +37,14 @@ from legsup_audio.output.files import (
     os_error_in,
     write_text_atomic,
 )
-from legsup_audio.pipeline import Session, build, mastered, without_background
+from legsup_audio.pipeline import Session, build, load, mastered, without_background
 from legsup_audio.output.playlist import m3u8_text, track_filename
 from legsup_audio.output.sidecars import lrc_text, vtt_text
 from legsup_audio.output.sync import CopyReport, check_destination, copy_files
 from legsup_audio.output.tags import TrackMeta, ffmetadata_text, write_tags
 from legsup_audio.script.inputs import input_files
+from legsup_audio.script.languages import iso639_2
+from legsup_audio.model import CueScript
 
 DEFAULT_FOLDER = Path("output")
 #: The product name: the artist when a script has no author, the default album.
@@ -127,26 +129,61 @@ def track_meta(
     track_total: int | None = None,
     year: int | None = None,
     cover: tuple[bytes, str] | None = None,
+    album: Album | None = None,
+    loudness: Loudness | None = None,
+    length_ms: int | None = None,
 ) -> TrackMeta:
-    """The tags of ``session``: title, artist, album, genre, year, track number and cover art.
+    """The tags of ``session``: title, artist, album (and album artist), genre, year, track
+    number, cover art, and the ReplayGain of the measured ``loudness`` (integrated LUFS and
+    sample peak of the file as written).
 
-    ``cover`` (bytes, MIME type) is used when given; otherwise the script's ``cover:``
-    image is read, or a cover is drawn.
+    ``album`` is the batch's (:func:`batch_album`); without one, the script's own.  ``cover``
+    (bytes, MIME type) is used when given; otherwise the script's ``cover:`` image is read,
+    or a cover is drawn.  ``length_ms`` is the encoded file's length, where the last chapter ends.
     """
     script, tl = session.script, session.timeline
     if cover is None:
         cover = load_cover(script.cover) if script.cover is not None else (drawn_cover(session), "image/png")
+    album = album or batch_album([script])
     return TrackMeta(
         title=tl.title,
-        artist=script.author or PRODUCT,
-        album=script.album or ALBUM,
+        artist=artist_of(script),
+        album=album.name,
         genre=GENRE,
         year=year if year is not None else datetime.date.today().year,
         track=track,
         track_total=track_total,
         cover=cover[0],
         cover_mime=cover[1],
+        album_artist=album.artist,
+        loudness=(loudness.integrated, loudness.peak) if loudness is not None else None,
+        length_ms=length_ms,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Album:
+    """What every track of one export is filed under on a phone: one album name and one album artist."""
+
+    name: str
+    artist: str
+
+
+def artist_of(script: CueScript) -> str:
+    return script.author or PRODUCT
+
+
+def batch_album(scripts: Sequence[CueScript], name: str | None = None) -> Album:
+    """The one album of the tracks exported together, so a phone files them together.
+
+    The name is ``name`` (``--album``), else the first ``album:`` the scripts give (in
+    export order), else the product name; the album artist is the artist all the scripts
+    share, else the product name (never split across two artists, which some players
+    would file as two albums).
+    """
+    chosen = name if name is not None else next((s.album for s in scripts if s.album), None)
+    artists = {artist_of(script) for script in scripts}
+    return Album(chosen or ALBUM, artists.pop() if len(artists) == 1 else PRODUCT)
 
 
 def _mastered(session: Session, fmt: str, background: bool) -> tuple[Mastered, Loudness]:
@@ -199,13 +236,15 @@ def export_session(
     force: bool = False,
     option: str = "-o",
     also: Sequence[Path] = (),
+    album: Album | None = None,
 ) -> ExportResult:
     """Write ``session`` to ``dest`` (and ``NAME.lrc``/``NAME.vtt`` beside it).
 
     Every file is written to a temporary file beside its target first; only when
     all of them are complete are they renamed into place, the sidecars first and
     the audio last.  On any failure or interrupt the temporary files are removed
-    and the targets are left as they were.  Before any work, every target (and
+    and the targets are left as they were.  ``album`` is the batch's album (default: the
+    script's own, :func:`batch_album`).  Before any work, every target (and
     ``also``: files a caller writes afterwards, like the page) is checked with
     :func:`~legsup_audio.output.files.check_target`: never an input of the run, never
     anything but a regular file or a new name, never read-only unless ``force``.
@@ -237,9 +276,12 @@ def export_session(
             checkpoint("rendering")
             source, loudness = _mastered(session, fmt, background)
             with _chapters_for_ffmpeg(session, fmt) as chapters:
-                encode(source, tmp, fmt, bitrate, progress, target=dest, chapters=chapters)
+                encode(source, tmp, fmt, bitrate, progress, target=dest, chapters=chapters,
+                       language=iso639_2(timeline.language))
+            measured = file_loudness(source, fmt)
             cover = own_cover if drawing is None else (drawing.result(), "image/png")
-            meta = track_meta(session, track=track, track_total=track_total, cover=cover)
+            meta = track_meta(session, track=track, track_total=track_total, cover=cover, album=album,
+                              loudness=measured, length_ms=encoded_length(tmp, fmt))
             checkpoint("tagging")
             _tag(tmp, fmt, session, meta, dest)
             enter("sidecars")
@@ -261,10 +303,33 @@ def export_session(
                     if target.read_text(encoding="utf-8") == text:
                         target.unlink()
         raise
-    measured = source.measured()  # of the PCM as encoded; the encoder's own loss is known per format
-    lufs = measured.integrated - FORMATS[fmt].loudness_loss_db if measured is not None else None
     return ExportResult(dest, timeline.duration, loudness, source.gain_db, source.channels, timeline.title,
-                        tuple(side_targets), lufs)
+                        tuple(side_targets), measured.integrated if measured is not None else None)
+
+
+def file_loudness(source: Mastered, fmt: str) -> Loudness | None:
+    """The written file's integrated loudness and sample peak, from the PCM metered as it was
+    encoded: the loudness less the encoder's known loss (per format), the peak as it was fed in
+    (an encoder's ringing moves a sample peak up a few tenths of a dB, never by a known amount,
+    so it is not corrected; decoding the file again to find it would cost seconds).  None when
+    not every frame was read in order."""
+    measured = source.measured()
+    if measured is None:
+        return None
+    return Loudness(measured.integrated - FORMATS[fmt].loudness_loss_db, measured.peak)
+
+
+def encoded_length(path: Path, fmt: str) -> int | None:
+    """The encoded file's length in ms as players read it (mutagen), where the last chapter ends;
+    None when it cannot be read (the timeline's length is used)."""
+    if fmt == "wav":
+        return None
+    try:
+        info = getattr(mutagen.File(path), "info", None)
+    except (mutagen.MutagenError, OSError):
+        return None
+    length = getattr(info, "length", None)
+    return round(1000 * length) if length else None
 
 
 def _batch_folder(output: Path | None) -> Path:
@@ -355,6 +420,7 @@ def export_scripts(
     voice: str | None = None,
     page: bool = False,
     force: bool = False,
+    album: str | None = None,
 ) -> BatchResult:
     """Export one script, or several as a numbered batch with a playlist; then copy to ``to``.
 
@@ -365,9 +431,12 @@ def export_scripts(
     :class:`BatchStopped` names the failing script (no playlist is written and
     nothing is copied).  ``page`` also writes each track's timeline page (``NAME.html``) beside it.
     ``fmt`` (None: from ``output``'s extension, else mp3) is checked by :func:`choose_format`;
-    ``force`` lets read-only targets be replaced.
+    ``force`` lets read-only targets be replaced.  Every track of one call gets one album
+    (:func:`batch_album`: ``album``, else the first script's ``album:``, else legsup-audio).
     """
     names = list(scripts) or [None]
+    if album is not None and not " ".join(album.split()):
+        raise UsageError("--album takes a name, like --album 'Evening sessions'")
     batch = len(names) > 1 or playlist is not None
     fmt = choose_format(fmt, output, batch=batch)
     bitrate = check_bitrate(bitrate, fmt)
@@ -383,7 +452,19 @@ def export_scripts(
     with Job(total=total, folder=folder) as job:
         return _export_all(job, names, folder, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
                            background=background, progress=progress, on_track=on_track, max_length_ms=max_length_ms,
-                           voice=voice, page=page, force=force)
+                           voice=voice, page=page, force=force, album=_album_of(names, album))
+
+
+def _album_of(names: Sequence[str | Path | None], name: str | None) -> Album:
+    """The album of the scripts exported together; a script that does not load is left out here
+    (the batch reports it when its turn comes, after the tracks before it are written)."""
+    scripts = []
+    for script_name in names:
+        try:
+            scripts.append(load(script_name))
+        except LegsupError:
+            continue
+    return batch_album(scripts, " ".join(name.split()) if name is not None else None)
 
 
 def _export_all(
@@ -403,6 +484,7 @@ def _export_all(
     voice: str | None = None,
     page: bool = False,
     force: bool = False,
+    album: Album | None = None,
 ) -> BatchResult:
     batch = folder is not None
     total = len(names)
@@ -428,7 +510,7 @@ def _export_all(
                 track=index if batch else None, track_total=total if batch else None,
                 progress=progress.phase("rendering and encoding") if progress else None,
                 force=force, option="-o" if output is not None and not batch else "",
-                also=(page_path(dest),) if page else (),
+                also=(page_path(dest),) if page else (), album=album,
             )
             if page:  # after the track is in place: the page measures the written file
                 from legsup_audio.output.page import export_page

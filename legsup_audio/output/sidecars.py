@@ -3,8 +3,13 @@
 This module owns the text of the two caption files made from a
 :class:`~legsup_audio.compile.timeline.Timeline`'s spoken cues: LRC synced lyrics (what
 phone music players show, centisecond precision) and WebVTT captions (millisecond
-precision, with a NOTE per step).  It writes them through the one atomic writer
-(``output.files``) and never touches the audio itself.
+precision, with a NOTE per step).  Both show a cue as a person reads it
+(``Event.caption``: no inline pause marks), say the text's language in their header,
+and let the words go when the voice stops: a WebVTT cue ends where its speech ends,
+and the LRC gets an empty timed line :data:`LRC_HOLD_MS` later (a player shows a
+lyric until the next line, so without it "And out" would stay through minutes of
+tones).  It writes them through the one atomic writer (``output.files``) and never
+touches the audio itself.
 """
 
 from __future__ import annotations
@@ -24,15 +29,25 @@ def _one_line(text: str | None) -> str:
 
 
 def _spoken(timeline: Timeline) -> list[Event]:
-    return [e for e in timeline.speech() if _one_line(e.text)]
+    return [e for e in timeline.speech() if e.caption]
+
+
+#: How long a lyric stays after its speech ends before an empty line clears it.
+LRC_HOLD_MS = 1000
+#: A clear shorter than this would only flicker before the next cue: the lyric stays instead.
+LRC_MIN_BLANK_MS = 500
 
 
 # --------------------------------------------------------------------------- LRC
 
 
+def _centiseconds(ms: int) -> int:
+    return (max(0, ms) + 5) // 10
+
+
 def lrc_time(ms: int) -> str:
     """``mm:ss.xx`` rounded to the nearest centisecond (minutes may exceed 99)."""
-    cs = (max(0, ms) + 5) // 10
+    cs = _centiseconds(ms)
     minutes, cs = divmod(cs, 6000)
     seconds, cs = divmod(cs, 100)
     return f"{minutes:02d}:{seconds:02d}.{cs:02d}"
@@ -44,20 +59,30 @@ def _lrc_tag_value(text: str) -> str:
 
 
 def lrc_text(timeline: Timeline, artist: str | None = None) -> str:
-    """Synced lyrics: ID tags, then one ``[mm:ss.xx]text`` line per spoken cue.
+    """Synced lyrics: ID tags, then a ``[mm:ss.xx]text`` line per spoken cue and an empty
+    ``[mm:ss.xx]`` line :data:`LRC_HOLD_MS` after its speech ends (unless the next cue
+    comes within :data:`LRC_MIN_BLANK_MS` of that), so the screen clears while nothing is said.
 
     ``artist`` defaults to the timeline's author; the ``[ar:]`` tag is left out
-    when neither is known.
+    when neither is known, and ``[la:]`` (the text's language) when it is unknown.
     """
     lines = [f"[ti:{_lrc_tag_value(timeline.title)}]"]
     who = artist if artist is not None else timeline.author
     if who:
         lines.append(f"[ar:{_lrc_tag_value(who)}]")
+    if timeline.language:
+        lines.append(f"[la:{_lrc_tag_value(timeline.language)}]")
     seconds = (timeline.duration + 500) // 1000
     lines.append(f"[length: {seconds // 60:02d}:{seconds % 60:02d}]")
     lines.append("[re:legsup-audio]")
-    for event in _spoken(timeline):
-        lines.append(f"[{lrc_time(event.start)}]{_one_line(event.text)}")
+    spoken = _spoken(timeline)
+    for event, after in zip(spoken, [*spoken[1:], None]):
+        lines.append(f"[{lrc_time(event.start)}]{event.caption}")
+        clear = min(event.end + LRC_HOLD_MS, timeline.duration)
+        # At centisecond precision a clear line must fall strictly between this line and the next.
+        cs = _centiseconds(clear)
+        if cs > _centiseconds(event.start) and (after is None or after.start - clear >= LRC_MIN_BLANK_MS):
+            lines.append(f"[{lrc_time(clear)}]")
     return "\n".join(lines) + "\n"
 
 
@@ -69,8 +94,10 @@ def _vtt_escape(text: str) -> str:
 
 
 def vtt_text(timeline: Timeline, notes: bool = True) -> str:
-    """WebVTT captions: one cue per spoken cue; with ``notes``, a NOTE naming each step."""
-    blocks = ["WEBVTT"]
+    """WebVTT captions: one cue per spoken cue, from its speech's start to its end; with
+    ``notes``, a NOTE naming each step.  The header names the text's language
+    (``Language: es``, the header metadata line players such as YouTube's read)."""
+    blocks = ["WEBVTT" + (f"\nLanguage: {_one_line(timeline.language)}" if timeline.language else "")]
     noted: set[str] = set()
     step_titles = {s.id: s.title for s in timeline.steps}
     for event in _spoken(timeline):
@@ -80,7 +107,7 @@ def vtt_text(timeline: Timeline, notes: bool = True) -> str:
             blocks.append(f"NOTE step: {title}")
         end = max(event.end, event.start + 1)  # a cue must end after it starts
         blocks.append(
-            f"{timestamp(event.start)} --> {timestamp(end)}\n{_vtt_escape(_one_line(event.text))}"
+            f"{timestamp(event.start)} --> {timestamp(end)}\n{_vtt_escape(event.caption)}"
         )
     return "\n\n".join(blocks) + "\n"
 

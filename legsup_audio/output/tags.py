@@ -5,16 +5,20 @@ This module owns what a phone's player shows about a finished file: ID3v2.4 on M
 the full cue text as USLT lyrics), iTunes atoms on M4A/M4B (whose chapters ffmpeg
 writes from :func:`ffmetadata_text` while encoding), and Vorbis comments on
 Ogg Vorbis/Opus (including ``METADATA_BLOCK_PICTURE`` and ``CHAPTERnnn`` chapter
-comments).  It only edits the tags of a file that already exists; it never
-encodes, renders or renames audio (the exporter tags its temporary file before the
-atomic rename).  Times come from the :class:`~legsup_audio.compile.timeline.Timeline` in
-integer milliseconds.
+comments).  Every format gets the same facts: the text's language (ISO 639-2 where
+a tag wants three letters), lyrics as a person reads them (no inline pause marks),
+chapters that tile the file (:func:`chapters`: the first from 0, the last to the
+end), and ReplayGain track gain and peak from the loudness measured while encoding.
+It only edits the tags of a file that already exists; it never encodes, renders or
+renames audio (the exporter tags its temporary file before the atomic rename).  Times
+come from the :class:`~legsup_audio.compile.timeline.Timeline` in integer milliseconds.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,24 +35,36 @@ from mutagen.id3 import (
     TCON,
     TDRC,
     TIT2,
+    TLAN,
     TLEN,
     TPE1,
+    TPE2,
     TRCK,
+    TXXX,
     USLT,
     CTOCFlags,
     Encoding,
     ID3NoHeaderError,
     PictureType,
 )
-from mutagen.mp4 import MP4, MP4Cover
+from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
 from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 
 from legsup_audio.compile.timeline import Timeline
+from legsup_audio.script.languages import iso639_2
 from legsup_audio.units import timestamp
 
-#: ISO 639-2 language written into the USLT frame (players rarely look at it).
-LYRICS_LANG = "eng"
+#: The USLT language when the text's language is not known (the ID3 standard's "unknown").
+UNKNOWN_LANG = "XXX"
+#: ReplayGain 2.0's reference loudness: a track's gain brings it to this.
+REPLAYGAIN_REFERENCE_LUFS = -18.0
+#: The ReplayGain keys (Vorbis comments; TXXX descriptions in ID3; iTunes freeform names in MP4).
+RG_GAIN, RG_PEAK = "REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK"
+#: iTunes freeform atoms live under this mean; MP4 readers look for the lowercase names.
+_ITUNES_FREEFORM = "----:com.apple.iTunes:"
+#: The freeform atom of the text's language in MP4 (as MusicBrainz Picard writes it).
+MP4_LANGUAGE = "LANGUAGE"
 #: Element id of the one top-level table of contents.
 TOC_ID = "toc"
 #: ID3 frames this module owns; they are replaced, every other frame is kept.
@@ -56,10 +72,12 @@ _OWNED_ID3 = (
     "TIT2",
     "TPE1",
     "TALB",
+    "TPE2",
     "TCON",
     "TDRC",
     "TRCK",
     "TLEN",
+    "TLAN",
     "APIC",
     "CHAP",
     "CTOC",
@@ -76,6 +94,10 @@ _OWNED_VORBIS = (
     "tracktotal",
     "totaltracks",
     "lyrics",
+    "language",
+    "albumartist",
+    "replaygain_track_gain",
+    "replaygain_track_peak",
     "metadata_block_picture",
 )
 
@@ -93,6 +115,42 @@ class TrackMeta:
     track_total: int | None = None
     cover: bytes | None = None
     cover_mime: str = "image/png"
+    album_artist: str | None = None  # one per album, so a phone does not split a batch by artist
+    #: The file's measured integrated loudness (LUFS) and sample peak (dBFS), for ReplayGain; None: not measured.
+    loudness: tuple[float, float] | None = None
+    #: Where the last chapter ends, in ms: the encoded file's own length (None: the timeline's).
+    length_ms: int | None = None
+
+    def replaygain(self) -> tuple[str, str] | None:
+        """``("-3.42 dB", "0.794328")``: the track gain to the -18 LUFS reference and the linear
+        sample peak, as ReplayGain tags write them; None when not measured (or silent)."""
+        if self.loudness is None:
+            return None
+        lufs, peak_db = self.loudness
+        if not (math.isfinite(lufs) and math.isfinite(peak_db)):
+            return None
+        return f"{REPLAYGAIN_REFERENCE_LUFS - lufs:+.2f} dB", f"{10 ** (peak_db / 20):.6f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Chapter:
+    """A chapter as written into a file: a step's title over a span of the file."""
+
+    start: int  # ms
+    end: int  # ms
+    title: str
+
+
+def chapters(timeline: Timeline, length_ms: int | None = None) -> list[Chapter]:
+    """One chapter per step, tiling the file: the first starts at 0 (the lead-in belongs to
+    the first step), each ends where the next starts, and the last ends at ``length_ms``
+    (the file's end; default the timeline's duration), so the tail belongs to the last step.
+    A player then always has a chapter to show, and skipping never lands between two."""
+    end = timeline.duration if length_ms is None else length_ms
+    steps = timeline.steps
+    starts = [0, *(step.start for step in steps[1:])]
+    ends = [*starts[1:], max(end, starts[-1] if starts else 0)]
+    return [Chapter(a, b, " ".join(step.title.split())) for a, b, step in zip(starts, ends, steps)]
 
 
 class _ChapterOrderID3(ID3):
@@ -132,7 +190,7 @@ def lyrics_text(timeline: Timeline) -> str:
     blocks: list[list[str]] = []
     last_step: str | None = None
     for event in timeline.speech():
-        text = " ".join((event.text or "").split())
+        text = event.caption
         if not text:
             continue
         if event.step != last_step or not blocks:
@@ -148,6 +206,11 @@ def _track_string(meta: TrackMeta) -> str | None:
     if meta.track_total is not None:
         return f"{meta.track}/{meta.track_total}"
     return str(meta.track)
+
+
+def id3_language(timeline: Timeline) -> str:
+    """The three letters ID3 wants (``spa``), or ``XXX`` when the text's language is unknown."""
+    return iso639_2(timeline.language) or UNKNOWN_LANG
 
 
 def _mime(meta: TrackMeta) -> str:
@@ -181,13 +244,24 @@ def write_id3(path: str | Path, timeline: Timeline, meta: TrackMeta) -> None:
     tags.add(TIT2(encoding=utf8, text=[meta.title]))
     tags.add(TPE1(encoding=utf8, text=[meta.artist]))
     tags.add(TALB(encoding=utf8, text=[meta.album]))
+    if meta.album_artist is not None:
+        tags.add(TPE2(encoding=utf8, text=[meta.album_artist]))
     tags.add(TCON(encoding=utf8, text=[meta.genre]))
     if meta.year is not None:
         tags.add(TDRC(encoding=utf8, text=[str(meta.year)]))
     track = _track_string(meta)
     if track is not None:
         tags.add(TRCK(encoding=utf8, text=[track]))
-    tags.add(TLEN(encoding=utf8, text=[str(timeline.duration)]))
+    tags.add(TLEN(encoding=utf8, text=[str(meta.length_ms or timeline.duration)]))
+    language = id3_language(timeline)
+    if language != UNKNOWN_LANG:
+        tags.add(TLAN(encoding=utf8, text=[language]))
+    for frame in tags.getall("TXXX"):
+        if frame.desc.upper() in (RG_GAIN, RG_PEAK):
+            tags.delall(frame.HashKey)
+    if (replaygain := meta.replaygain()) is not None:
+        for key, value in zip((RG_GAIN, RG_PEAK), replaygain):
+            tags.add(TXXX(encoding=utf8, desc=key, text=[value]))
     if meta.cover is not None:
         tags.add(
             APIC(
@@ -200,17 +274,17 @@ def write_id3(path: str | Path, timeline: Timeline, meta: TrackMeta) -> None:
         )
 
     child_ids: list[str] = []
-    for i, step in enumerate(timeline.steps):
+    for i, chapter in enumerate(chapters(timeline, meta.length_ms)):
         element_id = chapter_id(i)
         child_ids.append(element_id)
         tags.add(
             CHAP(
                 element_id=element_id,
-                start_time=step.start,
-                end_time=step.end,
+                start_time=chapter.start,
+                end_time=chapter.end,
                 start_offset=0xFFFFFFFF,
                 end_offset=0xFFFFFFFF,
-                sub_frames=[TIT2(encoding=utf8, text=[step.title])],
+                sub_frames=[TIT2(encoding=utf8, text=[chapter.title])],
             )
         )
     if child_ids:
@@ -225,7 +299,7 @@ def write_id3(path: str | Path, timeline: Timeline, meta: TrackMeta) -> None:
 
     lyrics = lyrics_text(timeline)
     if lyrics:
-        tags.add(USLT(encoding=utf8, lang=LYRICS_LANG, desc="", text=lyrics))
+        tags.add(USLT(encoding=utf8, lang=language, desc="", text=lyrics))
 
     tags.save(path, v2_version=4)
 
@@ -242,20 +316,22 @@ def _ffmetadata_escape(text: str) -> str:
 
 
 def ffmetadata_text(timeline: Timeline) -> str:
-    """The steps as chapters in ffmpeg's FFMETADATA format (ms), for ffmpeg to write into M4A/M4B.
+    """The steps as chapters (:func:`chapters`) in ffmpeg's FFMETADATA format (ms), for ffmpeg
+    to write into M4A/M4B.
 
     Titles are cut at a character boundary to :data:`MP4_CHAPTER_TITLE_BYTES` UTF-8 bytes.
     """
     lines = [";FFMETADATA1"]
-    for step in timeline.steps:
-        title = " ".join(step.title.split()).encode("utf-8")[:MP4_CHAPTER_TITLE_BYTES].decode("utf-8", "ignore")
-        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={step.start}", f"END={step.end}",
+    for chapter in chapters(timeline):
+        title = chapter.title.encode("utf-8")[:MP4_CHAPTER_TITLE_BYTES].decode("utf-8", "ignore")
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={chapter.start}", f"END={chapter.end}",
                   f"title={_ffmetadata_escape(title)}"]
     return "\n".join(lines) + "\n"
 
 
 def write_mp4_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> None:
-    """Write iTunes-style atoms (title, artist, album, genre, year, track, lyrics, cover).
+    """Write iTunes-style atoms (title, artist, album, album artist, genre, year, track,
+    lyrics, cover), the ReplayGain freeform atoms, and the audio track's language.
 
     Chapters are not written here (mutagen cannot write MP4 chapter tracks): ffmpeg
     writes them while encoding, from :func:`ffmetadata_text`, and saving keeps them.
@@ -268,6 +344,8 @@ def write_mp4_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> Non
     tags["\xa9nam"] = [meta.title]
     tags["\xa9ART"] = [meta.artist]
     tags["\xa9alb"] = [meta.album]
+    if meta.album_artist is not None:
+        tags["aART"] = [meta.album_artist]
     tags["\xa9gen"] = [meta.genre]
     if meta.year is not None:
         tags["\xa9day"] = [str(meta.year)]
@@ -279,6 +357,14 @@ def write_mp4_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> Non
     if meta.cover is not None:
         fmt = MP4Cover.FORMAT_PNG if _mime(meta) == "image/png" else MP4Cover.FORMAT_JPEG
         tags["covr"] = [MP4Cover(meta.cover, imageformat=fmt)]
+    owned = {(_ITUNES_FREEFORM + key).lower() for key in (RG_GAIN, RG_PEAK, MP4_LANGUAGE)}
+    for key in [key for key in tags.keys() if key.lower() in owned]:
+        del tags[key]
+    if (replaygain := meta.replaygain()) is not None:
+        for key, value in zip((RG_GAIN, RG_PEAK), replaygain):
+            tags[_ITUNES_FREEFORM + key.lower()] = [MP4FreeForm(value.encode("utf-8"))]
+    if (language := iso639_2(timeline.language)) is not None:  # readable beside the track header's (mdhd)
+        tags[_ITUNES_FREEFORM + MP4_LANGUAGE] = [MP4FreeForm(language.encode("utf-8"))]
     audio.save()
 
 
@@ -323,6 +409,8 @@ def write_ogg_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> Non
     tags["TITLE"] = [meta.title]
     tags["ARTIST"] = [meta.artist]
     tags["ALBUM"] = [meta.album]
+    if meta.album_artist is not None:
+        tags["ALBUMARTIST"] = [meta.album_artist]
     tags["GENRE"] = [meta.genre]
     if meta.year is not None:
         tags["DATE"] = [str(meta.year)]
@@ -333,11 +421,16 @@ def write_ogg_tags(path: str | Path, timeline: Timeline, meta: TrackMeta) -> Non
     lyrics = lyrics_text(timeline)
     if lyrics:
         tags["LYRICS"] = [lyrics]
+    if (language := iso639_2(timeline.language)) is not None:
+        tags["LANGUAGE"] = [language]
+    if (replaygain := meta.replaygain()) is not None:
+        tags[RG_GAIN], tags[RG_PEAK] = [replaygain[0]], [replaygain[1]]
     if meta.cover is not None:
         tags["METADATA_BLOCK_PICTURE"] = [_picture_block(meta)]
-    for i, step in enumerate(timeline.steps, start=1):
-        tags[f"CHAPTER{i:03d}"] = [timestamp(step.start)]
-        tags[f"CHAPTER{i:03d}NAME"] = [step.title]
+    # Vorbis chapters have starts only: a player runs each to the next, the last to the file's end.
+    for i, chapter in enumerate(chapters(timeline, meta.length_ms), start=1):
+        tags[f"CHAPTER{i:03d}"] = [timestamp(chapter.start)]
+        tags[f"CHAPTER{i:03d}NAME"] = [chapter.title]
     audio.save()
 
 

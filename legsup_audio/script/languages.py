@@ -34,6 +34,38 @@ def primary(tag: str) -> str:
     return tag.split("-", 1)[0].lower()
 
 
+def iso639_2(tag: str | None, *, bibliographic: bool = True) -> str | None:
+    """The three-letter ISO 639-2 code of a language tag (``es`` -> ``spa``, ``de`` -> ``ger``),
+    or None when the tag names no language ISO 639-2 knows.
+
+    ``bibliographic`` picks the /B form where the two differ (``ger``, ``fre``, ``chi``): the
+    list the ID3 standard points at.  The lookup is langcodes' (imported here, when needed:
+    a tenth of a second that only exporting pays).
+    """
+    if not tag:
+        return None
+    import langcodes
+
+    try:
+        return str(langcodes.Language.get(tag).to_alpha3(variant="B" if bibliographic else "T"))
+    except (LookupError, ValueError):
+        return None
+
+
+def short_tag(code: str | None) -> str | None:
+    """A language code as the shortest tag that names it (``spa`` or ``es-ES`` -> ``es``, ``ger`` ->
+    ``de``), as RSS's ``<language>`` wants; None when it names no known language."""
+    if not code:
+        return None
+    import langcodes
+
+    try:
+        language = langcodes.Language.get(code)
+    except (LookupError, ValueError):
+        return None
+    return language.language if language.language and language.is_valid() else None
+
+
 def sample_text(language: str | None) -> str:
     return SAMPLES.get(primary(language or "en"), SAMPLES["en"])
 

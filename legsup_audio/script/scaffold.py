@@ -7,11 +7,18 @@ on the first line, and ``scripts/cue-script.schema.json`` beside it so editors
 find the schema offline.  It never overwrites a script unless asked (``force``);
 the schema copy is always refreshed, as it belongs to the installed legsup.
 The comments are placed by walking the YAML nodes, so a key is explained only
-where it starts a line; the copy parses to exactly the same session.
+where it starts a line.  The copy is the same session under its own name: its
+``title`` is made from NAME (``evening-short`` -> "Evening short"), a built-in's
+``author: legsup-audio`` credit is left as a comment for you to fill in, and paths
+that are relative to the script (``cover``, ``recordings``, a music ``file``) are
+rewritten so they still name the same files from ``scripts/``.  Everything else
+(steps, cues, timing, voice, background) is kept as written.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,7 +98,8 @@ def new_script(name: str, source: str | None = None, *, check: Callable[[Found],
     existed = dest.exists()
     if existed and not force:
         raise UsageError(f"{_show(dest, cwd)} already exists; pass --force to overwrite it")
-    text = annotate(found.path.read_text(encoding="utf-8-sig"), name, found.name)
+    source_text = found.path.read_text(encoding="utf-8-sig")
+    text = annotate(made_own(source_text, name, found, folder), name, found.name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _write(dest, text)
@@ -112,6 +120,82 @@ def _show(path: Path, cwd: Path | None) -> str:
         return str(path.relative_to(cwd or Path.cwd()))
     except ValueError:
         return str(path)
+
+
+#: The credit the built-in scripts carry: a copy is yours, so it is not copied as yours.
+BUILTIN_AUTHOR = "legsup-audio"
+AUTHOR_PLACEHOLDER = "# author: Your name    (the track's artist: write yours and remove the '#')"
+#: Script-relative paths a copy must keep pointing at: top-level keys, and ``file`` under ``music``.
+_PATH_KEYS = ("cover", "recordings")
+
+
+def title_for(name: str) -> str:
+    """The title a new script named ``name`` starts with: ``evening-short`` -> "Evening short"."""
+    words = " ".join(re.split(r"[-_]+", name)).strip() or name
+    return words[:1].upper() + words[1:]
+
+
+def _scalar(text: str) -> str:
+    """``text`` as a YAML scalar on one line: plain when that reads back the same, else double-quoted."""
+    try:
+        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ]*", text) and yaml.safe_load(text) == text:
+            return text
+    except yaml.YAMLError:
+        pass
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+
+
+def made_own(text: str, name: str, source: Found, folder: Path) -> str:
+    """``text`` (a script) as the start of the new script ``name`` in ``folder``: its own title,
+    no built-in's author credit, and script-relative paths rewritten for the new folder."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(root, MappingNode):
+        return text
+    edits: list[tuple[int, int, str]] = []  # (start index, end index, replacement) in text
+    source_dir = source.path.parent.resolve()
+    target_dir = folder.resolve()
+
+    def repath(value: Node) -> None:
+        if not isinstance(value, ScalarNode) or not value.value or Path(value.value).is_absolute():
+            return
+        if source_dir == target_dir:
+            return
+        moved = os.path.relpath(source_dir / value.value, target_dir)
+        edits.append((value.start_mark.index, value.end_mark.index, _scalar(Path(moved).as_posix())))
+
+    for key, value in root.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        if key.value == "title" and isinstance(value, ScalarNode):
+            edits.append((value.start_mark.index, value.end_mark.index, _scalar(title_for(name))))
+        elif (key.value == "author" and source.origin == "built-in" and isinstance(value, ScalarNode)
+              and value.value == BUILTIN_AUTHOR and key.start_mark.column == 0):
+            edits.append((key.start_mark.index, value.end_mark.index, AUTHOR_PLACEHOLDER))
+        elif key.value in _PATH_KEYS:
+            repath(value)
+        elif key.value in ("background", "steps"):
+            for music in _music_blocks(value):
+                for music_key, music_value in music.value:
+                    if isinstance(music_key, ScalarNode) and music_key.value == "file":
+                        repath(music_value)
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def _music_blocks(node: Node) -> list[MappingNode]:
+    """Every ``music:`` mapping under ``node`` (the script's background, or the steps' own)."""
+    found: list[MappingNode] = []
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and key.value == "music" and isinstance(value, MappingNode):
+                found.append(value)
+            else:
+                found.extend(_music_blocks(value))
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            found.extend(_music_blocks(item))
+    return found
 
 
 def annotate(text: str, name: str, source_name: str) -> str:

@@ -1,6 +1,7 @@
 """The podcast feed of a shared folder: RSS 2.0 with the itunes and Podcasting 2.0 namespaces.
 
-Owns the bytes of ``/feed.xml`` (a channel named after the tracks' album, its artwork
+Owns the bytes of ``/feed.xml`` (a channel named after the tracks' album, in their
+language when they share one, its artwork
 from the newest track's cover, one item per track: enclosure, duration, the steps
 as show notes, ``podcast:chapters`` and ``podcast:transcript``), of each track's JSON
 chapters (spec 1.2) and the URL of everything the feed points at.  It builds text
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from email.utils import formatdate
 from urllib.parse import quote
 
+from legsup_audio.script.languages import short_tag
 from legsup_audio.share.library import Track
 from legsup_audio.units import format_clock
 
@@ -51,6 +53,12 @@ def show_notes(track: Track) -> str:
     return f"<p>{html.escape(head)}</p>" + (f"<ol>{steps}</ol>" if steps else "")
 
 
+def channel_language(tracks: Sequence[Track]) -> str | None:
+    """The feed's ``<language>`` (``es``): the one language the tracks are tagged with, else none."""
+    languages = {short_tag(t.language) for t in tracks}
+    return languages.pop() if len(languages) == 1 else None
+
+
 def channel_title(tracks: Sequence[Track]) -> str:
     albums = {t.album for t in tracks if t.album}
     return albums.pop() if len(albums) == 1 else DEFAULT_TITLE
@@ -76,6 +84,8 @@ def feed_xml(tracks: Sequence[Track], base: str, folder_name: str = "") -> bytes
     _sub(channel, "description", f"Voice-guided sessions made with legsup-audio, shared from this computer"
                                  f"{f' (folder {folder_name})' if folder_name else ''}.")
     _sub(channel, "generator", "legsup-audio")
+    if (language := channel_language(tracks)) is not None:
+        _sub(channel, "language", language)
     if tracks:
         _sub(channel, "lastBuildDate", formatdate(max(t.file.mtime_ns for t in tracks) / 1e9, usegmt=True))
     artists = {t.artist for t in tracks if t.artist}

@@ -4,7 +4,7 @@ Owns two things.  Which files of one folder may leave the machine: regular files
 directly in the folder, with an audio or caption suffix, whose name does not start
 with a dot (an export in progress is a dotfile) and whose real path, symlinks
 resolved, is inside the folder.  And what each track says about itself (title,
-artist, album, duration, chapters, cover, track number), read with mutagen from the
+artist, album, language, duration, chapters, cover, track number), read with mutagen from the
 file, so the feed always describes the bytes it serves; tracks are cached by the
 file's identity (inode, size, mtime), so a feed request re-reads only what changed.
 It never writes a file and never opens a socket.
@@ -77,6 +77,7 @@ class Track:
     cover_mime: str | None
     number: int | None
     transcript: FileRef | None  # NAME.vtt beside it
+    language: str | None = None  # as tagged (ID3 TLAN, MP4 and Vorbis LANGUAGE): ISO 639-2, e.g. spa
 
     @property
     def cover_suffix(self) -> str:
@@ -191,6 +192,7 @@ def read_track(ref: FileRef, transcript: FileRef | None = None) -> Track:
         cover_mime=fields.get("cover_mime"),
         number=fields.get("number"),
         transcript=transcript,
+        language=fields.get("language"),
     )
 
 
@@ -205,7 +207,7 @@ def _id3_fields(tags: Any) -> dict[str, Any]:
         return str(frame.text[0]) if frame is not None and frame.text else None
 
     fields: dict[str, Any] = {"title": text("TIT2"), "artist": text("TPE1"), "album": text("TALB"),
-                              "number": _number(text("TRCK"))}
+                              "number": _number(text("TRCK")), "language": text("TLAN")}
     pictures = sorted(tags.getall("APIC"), key=lambda p: p.type != 3)  # the front cover first
     if pictures:
         fields["cover"], fields["cover_mime"] = pictures[0].data, pictures[0].mime
@@ -225,8 +227,10 @@ def _mp4_fields(audio: Any) -> dict[str, Any]:
         return values[0] if values else None
 
     track = first("trkn")
+    language = first("----:com.apple.iTunes:LANGUAGE")
     fields: dict[str, Any] = {"title": first("\xa9nam"), "artist": first("\xa9ART"), "album": first("\xa9alb"),
-                              "number": track[0] if track and track[0] else None}
+                              "number": track[0] if track and track[0] else None,
+                              "language": bytes(language).decode("utf-8", "replace") if language is not None else None}
     cover = first("covr")
     if cover is not None:
         fields["cover"] = bytes(cover)
@@ -242,7 +246,7 @@ def _vorbis_fields(tags: Any) -> dict[str, Any]:
         return values[0] if values else None
 
     fields: dict[str, Any] = {"title": first("title"), "artist": first("artist"), "album": first("album"),
-                              "number": _number(first("tracknumber"))}
+                              "number": _number(first("tracknumber")), "language": first("language")}
     block = first("metadata_block_picture")
     if block:
         try:

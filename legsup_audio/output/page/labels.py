@@ -2,7 +2,8 @@
 
 Owns the text of the label file that Audacity's File > Import > Labels reads (times
 in seconds with six decimals, the format Audacity itself exports): each step as a
-region labelled ``N. Title``, each spoken cue as a region labelled with its text,
+region labelled ``N. Title``, each spoken cue as a region labelled with its text as
+read (``Event.caption``: no inline pause marks),
 sorted by start (a step before the cues inside it).  Tabs and line breaks in a text
 become spaces, so every label stays one line.  It does not write files (``build``).
 """
@@ -26,6 +27,6 @@ def labels_text(timeline: Timeline) -> str:
     for number, step in enumerate(timeline.steps, start=1):
         rows.append((step.start, 0, step.end, f"{number}. {_clean(step.title)}"))
     for event in timeline.speech():
-        rows.append((event.start, 1, event.end, _clean(event.text or "")))
+        rows.append((event.start, 1, event.end, _clean(event.caption)))
     rows.sort(key=lambda row: (row[0], row[1]))
     return "".join(f"{_seconds(start)}\t{_seconds(end)}\t{label}\n" for start, _, end, label in rows)

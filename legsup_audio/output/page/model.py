@@ -1,7 +1,7 @@
 """The timeline page's data: a compiled Timeline (and, for an export, what was measured) as one typed object.
 
 Owns choosing what the page shows and putting it in a compact, stable JSON form:
-the steps, every spoken cue with its text, the breathing phases, guide tones and
+the steps, every spoken cue with its text as read (no inline pause marks), the breathing phases, guide tones and
 bells as marks, the background layers' planned levels over time (the step levels,
 the session's fades and the dips under the voice, as ``bed.track`` applies them),
 and, when there is audio, its relative address and the loudness measured from the
@@ -97,6 +97,7 @@ class PageData:
     envelope: Envelope | None = None
     audio: str | None = None  # the track's address relative to the page (URL-quoted)
     audio_name: str | None = None  # the track's file name, as shown
+    language: str | None = None  # the script's language tag: the `lang` of its words on the page
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +115,7 @@ class PageData:
             "envelope": self.envelope.as_dict() if self.envelope is not None else None,
             "audio": self.audio,
             "audio_name": self.audio_name,
+            "language": self.language,
         }
 
 
@@ -123,7 +125,7 @@ def page_data(
     """The page of ``timeline``; with ``envelope`` and ``audio`` for an exported track."""
     index = {s.id: i for i, s in enumerate(timeline.steps)}
     steps = tuple(PageStep(s.id, s.title, s.start, s.end, s.line) for s in timeline.steps)
-    cues = tuple(PageCue(e.start, e.end, index.get(e.step, 0), e.line, e.text or "")
+    cues = tuple(PageCue(e.start, e.end, index.get(e.step, 0), e.line, e.caption)
                  for e in timeline.events if e.kind == "speech")
     marks = tuple(PageMark(e.kind, e.start, e.end) for e in timeline.events if e.kind in MARK_KINDS)
     typed = timeline.get("background")
@@ -131,7 +133,7 @@ def page_data(
     bed = bed_levels(timeline, plan) if plan else ()
     duck = float(plan.get("duck", 0.0)) if plan else 0.0
     return PageData(timeline.title, timeline.author, timeline.voice, timeline.duration, steps, cues, marks, bed,
-                    duck, envelope, audio, audio_name)
+                    duck, envelope, audio, audio_name, timeline.language)
 
 
 def layer_label(layer: dict[str, Any]) -> str:
