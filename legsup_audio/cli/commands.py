@@ -148,7 +148,8 @@ def export(
         whole = "" if result.lufs is None or not math.isfinite(result.lufs) else f", whole file {result.lufs:.1f} LUFS"
         out.print(
             f"wrote {safe(result.path)} ({format_ms(result.duration_ms)}, "
-            f"{'stereo' if result.channels == 2 else 'mono'}, voice at -16 LUFS{whole})"
+            f"{'stereo' if result.channels == 2 else 'mono'}, "
+            f"{'voice at -16 LUFS' if result.spoken else 'no voice'}{whole})"
         )
         if result.page is not None:
             out.print(f"wrote {safe(result.page)} (timeline page)")

@@ -77,6 +77,7 @@ class ExportResult:
     sidecars: tuple[Path, ...] = ()
     lufs: float | None = None  # the file's integrated loudness (all of it, not only the voice), as measured
     page: Path | None = None  # NAME.html, with --page
+    spoken: bool = True  # False when nothing in it is said (only pauses, tones, bells)
 
 
     @property
@@ -264,7 +265,7 @@ def export_session(
     measured = source.measured()  # of the PCM as encoded; the encoder's own loss is known per format
     lufs = measured.integrated - FORMATS[fmt].loudness_loss_db if measured is not None else None
     return ExportResult(dest, timeline.duration, loudness, source.gain_db, source.channels, timeline.title,
-                        tuple(side_targets), lufs)
+                        tuple(side_targets), lufs, spoken=any(event.kind == "speech" for event in timeline.events))
 
 
 def _batch_folder(output: Path | None) -> Path:
