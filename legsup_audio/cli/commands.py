@@ -184,8 +184,14 @@ def play(
     from legsup_audio.pipeline import build, mastered
     from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
 
-    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
-    start_ms = 0 if from_step is None else _step_start(session.timeline, from_step)
+    from legsup_audio.pipeline import load
+
+    limit = _max_length_ms(max_length)
+    if from_step is not None:  # before speaking: a step that is not there is known from the script alone
+        _step_index([step.id for step in load(script).steps], from_step)
+    session = build(script, progress=_progress("speaking"), max_length_ms=limit, voice=voice)
+    start_ms = 0 if from_step is None else session.timeline.steps[_step_index(
+        [s.id for s in session.timeline.steps], from_step)].start
     # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
     source, _ = mastered(session, mastering_target("wav"), background=not no_background)
     status = play_session(session.timeline, source, player=SimpleaudioPlayer(), start_ms=start_ms,
@@ -193,16 +199,14 @@ def play(
     raise typer.Exit(status)
 
 
-def _step_start(tl: Any, wanted: str) -> int:
-    """The start of the step named by id or 1-based number."""
+def _step_index(ids: list[str], wanted: str) -> int:
+    """The 0-based index of the step named by id or 1-based number."""
     from legsup_audio.script.suggest import suggest
 
-    ids = [s.id for s in tl.steps]
     if wanted.isdigit() and 1 <= int(wanted) <= len(ids):
-        return tl.steps[int(wanted) - 1].start
-    for step in tl.steps:
-        if step.id == wanted:
-            return step.start
+        return int(wanted) - 1
+    if wanted in ids:
+        return ids.index(wanted)
     count = len(ids)
     if wanted.strip().isdigit():
         raise UsageError(f"no step {int(wanted)}: this session has {count} steps ({', '.join(ids)}); "

@@ -379,12 +379,49 @@ def export_scripts(
     folder = _batch_folder(Path(output) if output is not None else None) if batch else None
     if folder is not None:
         check_target(folder / f"{playlist or DEFAULT_PLAYLIST}.m3u8", option="", force=force)
+    _check_targets(names, folder, output=output, fmt=fmt, to=to, page=page, force=force, playlist=playlist)
+    if folder is not None:
         ensure_folder(folder)
     total = len(names)
     with Job(total=total, folder=folder) as job:
         return _export_all(job, names, folder, output=output, fmt=fmt, bitrate=bitrate, playlist=playlist, to=to,
                            background=background, progress=progress, on_track=on_track, max_length_ms=max_length_ms,
                            voice=voice, page=page, force=force)
+
+
+def _check_targets(names: list[str | Path | None], folder: Path | None, *, output: Path | str | None, fmt: str,
+                   to: Path | None, page: bool, force: bool, playlist: str | None) -> None:
+    """Every file the batch will write (tracks, captions, pages, and their copies in ``to``),
+    checked before anything is spoken: a folder or device where a file goes is refused now,
+    not after the render.  A script that does not load is left to the batch, which reports
+    it in its turn (the tracks before it are still made)."""
+    from legsup_audio.output.page import page_path
+    from legsup_audio.pipeline import load
+
+    copies: list[Path] = []
+    for index, name in enumerate(names, start=1):
+        try:
+            script = load(name)
+        except LegsupError:
+            continue
+        if folder is not None:
+            dest = folder / track_filename(index, script.title, FORMATS[fmt].suffix)
+        elif output is None:
+            dest = DEFAULT_FOLDER / f"{script.id}{FORMATS[fmt].suffix}"
+        else:
+            dest = Path(output) / f"{script.id}{FORMATS[fmt].suffix}" if _names_folder(output) else Path(output)
+        targets = (dest, *sidecar_paths(dest), *((page_path(dest),) if page else ()))
+        inputs = input_files(script)
+        for target in targets:
+            check_target(target, inputs=inputs, option="-o" if target == dest and output is not None and
+                         folder is None else "", force=force)
+        copies += targets
+    if to is not None:
+        if folder is not None:
+            copies.append(folder / f"{playlist or DEFAULT_PLAYLIST}.m3u8")
+        for path in copies:
+            # Read-only is left to the copy: an identical file already there is skipped, not replaced.
+            check_target(to / path.name, option="--to", force=True)
 
 
 def _export_all(
