@@ -287,12 +287,11 @@ def _names_folder(output: Path | str) -> bool:
     return is_dir or str(output).endswith(("/", "\\"))
 
 
-def _single_dest(session: Session, output: Path | str | None, fmt: str) -> Path:
-    if output is None:
-        return default_path(session, fmt, DEFAULT_FOLDER)
-    if _names_folder(output):
-        return default_path(session, fmt, Path(output))
-    return Path(output)
+def _single_dest(script_id: str, output: Path | str | None, fmt: str) -> Path:
+    """Where one script's track goes: ``-o`` as a file, or ``<script-id>.<fmt>`` in ``-o``'s folder (default output/)."""
+    if output is not None and not _names_folder(output):
+        return Path(output)
+    return (DEFAULT_FOLDER if output is None else Path(output)) / f"{script_id}{FORMATS[fmt].suffix}"
 
 
 def check_bitrate(bitrate: str | None, fmt: str) -> str | None:
@@ -406,10 +405,8 @@ def _check_targets(names: list[str | Path | None], folder: Path | None, *, outpu
             continue
         if folder is not None:
             dest = folder / track_filename(index, script.title, FORMATS[fmt].suffix)
-        elif output is None:
-            dest = DEFAULT_FOLDER / f"{script.id}{FORMATS[fmt].suffix}"
         else:
-            dest = Path(output) / f"{script.id}{FORMATS[fmt].suffix}" if _names_folder(output) else Path(output)
+            dest = _single_dest(script.id, output, fmt)
         targets = (dest, *sidecar_paths(dest), *((page_path(dest),) if page else ()))
         inputs = input_files(script)
         for target in targets:
@@ -458,7 +455,7 @@ def _export_all(
             if folder is not None:
                 dest = folder / track_filename(index, session.timeline.title, FORMATS[fmt].suffix)
             else:
-                dest = _single_dest(session, output, fmt)
+                dest = _single_dest(session.script.id, output, fmt)
             from legsup_audio.output.page import page_path
 
             result = export_session(
