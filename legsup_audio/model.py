@@ -42,6 +42,7 @@ class Pause:
 
     length: int
     pos: Pos
+    written: str = field(default="", compare=False)  # the duration as written (`40m`), for advice that quotes it
 
 
 @dataclass(frozen=True, slots=True)

@@ -287,7 +287,8 @@ steps:
     text = result.output  # stdout and stderr together
     assert re.search(r"odd\.yaml:8:9: warning: this cue is \d+ characters long \(over 400\)", text)
     assert "odd.yaml:12:9: warning: a pause of 40 minutes in step 'three'" in text
-    assert "odd.yaml:9:5: warning: step 'three' lasts 40:" in text and "longer than all the other steps" in text
+    assert "if you meant 40s, write 40s" in text and "e.g. 40s" not in text
+    assert "step 'three' lasts" not in text, "the pause is the one cause: one warning, not two"
     assert "odd.yaml: ok (3 steps" in text
 
 
@@ -296,6 +297,63 @@ def test_no_warnings_for_ordinary_scripts(fake_workdir: Path) -> None:
                                      "  - {title: B, cues: [There., pause: 20s]}\n  - {title: C, cues: [Bye., pause: 15s]}\n")
     result = invoke("validate", "fine.yaml")
     assert result.exit_code == 0 and "warning" not in result.output
+
+
+REST_SCRIPT = """title: Rest
+steps:
+  - title: Arrive
+    cues:
+      - Lie down beside the wall.
+  - title: Legs up
+    cues:
+      - Bring your legs up the wall.
+  - title: Rest
+    {rest}
+"""
+
+
+@pytest.mark.parametrize("rest", ["cues: [Now rest., pause: 5m30s, Slowly come back.]",
+                                  "cues: [Now rest., pause: 20m, Slowly come back.]",
+                                  "duration: 25m\n    cues: [Now rest.]",
+                                  "cues: [Now rest., pause: 1500, Slowly come back.]"])
+def test_minutes_of_rest_are_not_suspicious(fake_workdir: Path, rest: str) -> None:
+    write(fake_workdir, "rest.yaml", REST_SCRIPT.format(rest=rest))
+    result = invoke("validate", "rest.yaml")
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+@pytest.mark.parametrize(("rest", "advice", "not_said"), [
+    ("cues: [Now rest., pause: 45m]", "if you meant 45s, write 45s", "e.g."),
+    ("cues: [Now rest., pause: 2700]", "leave it as it is", "if you meant"),  # written in seconds: no unit to swap
+    ("cues: [Now rest., pause: '45:00']", "if you meant 45 seconds, write 45s", "e.g."),
+    ("cues: [Now rest., pause: 1h]", "if you meant 1m, write 1m", "e.g."),
+])
+def test_a_long_pause_gets_advice_from_what_was_written(fake_workdir: Path, rest: str, advice: str,
+                                                         not_said: str) -> None:
+    write(fake_workdir, "rest.yaml", REST_SCRIPT.format(rest=rest))
+    result = invoke("validate", "rest.yaml")
+    assert result.exit_code == 0
+    [warning] = [line for line in result.output.splitlines() if "warning" in line]
+    assert "rest.yaml:10:" in warning and advice in warning and not_said not in warning, warning
+
+
+def test_a_long_step_says_what_makes_it_long_and_no_background_is_blamed(fake_workdir: Path) -> None:
+    write(fake_workdir, "rest.yaml", REST_SCRIPT.format(rest="duration: 50m\n    cues: [Now rest.]"))
+    result = invoke("validate", "rest.yaml")
+    [warning] = [line for line in result.output.splitlines() if "warning" in line]
+    assert "step 'rest' lasts 50:" in warning and "as its duration says (50:00" in warning
+    assert "pause" not in warning and "background" not in warning and "loud" not in warning
+
+
+def test_a_silent_voice_only_session_is_not_told_of_a_voice_or_a_background(fake_workdir: Path) -> None:
+    write(fake_workdir, "quiet.yaml", "title: Quiet\nsteps:\n  - title: A\n    cues: [pause: 3s]\n"
+                                      "  - title: B\n    cues: [pause: 2s]\n")
+    checked = invoke("validate", "quiet.yaml")
+    assert checked.exit_code == 0 and "warning" not in checked.output
+    exported = invoke("export", "quiet.yaml", "-o", "quiet.wav")
+    assert exported.exit_code == 0, exported.output
+    [wrote] = [line for line in exported.stdout.splitlines() if line.startswith("wrote quiet.wav")]
+    assert "no voice" in wrote and "voice at" not in wrote and "background" not in wrote
 
 
 def test_warnings_alongside_errors_in_other_files(fake_workdir: Path) -> None:

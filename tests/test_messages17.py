@@ -6,13 +6,14 @@ gets a "did you mean"."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from legsup_audio.cli import app
-from legsup_audio.cli.commands import _step_start
+from legsup_audio.cli.commands import _step_index
 from legsup_audio.errors import UsageError
 from legsup_audio.output.export import check_bitrate
 from legsup_audio.pipeline import build
@@ -46,9 +47,9 @@ def test_from_a_step_number_past_the_end_says_how_many(fake_workdir: Path) -> No
     (fake_workdir / "s.yaml").write_text(SCRIPT, encoding="utf-8")
     timeline = build(fake_workdir / "s.yaml").timeline
     with pytest.raises(UsageError) as info:
-        _step_start(timeline, "20")
+        _step_index([step.id for step in timeline.steps], "20")
     assert str(info.value) == "no step 20: this session has 2 steps (one, two); give a number from 1 to 2 or a step id"
-    assert _step_start(timeline, "2") == timeline.steps[1].start
+    assert _step_index([step.id for step in timeline.steps], "2") == 1
 
 
 def test_voices_try_suggests_a_near_miss(fake_workdir: Path, runner: CliRunner) -> None:
@@ -76,3 +77,64 @@ def test_a_colon_in_a_cue_says_to_quote_it_and_a_typo_is_one_error(fake_workdir:
         "m.yaml:5:9: this cue holds ': ', so YAML reads it as a key 'Remember', not text to say; to say it, put "
         "the whole line in quotes: - \"Remember: there is no hurry.\"",
     ]
+
+
+# --- options checked before any work: nothing is spoken for a run that cannot finish -----------
+
+
+class Unspoken:
+    """Makes any speech fail the test: these runs must stop before the voice is asked."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import legsup_audio.pipeline as pipeline
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("speech started before the bad option was refused")
+
+        monkeypatch.setattr(pipeline, "make_engine", refuse)
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--to", "/proc/legsup-nope"], "--to /proc/legsup-nope: cannot write to /proc"),
+    (["--to", "/dev/null"], "--to /dev/null: that is a file, not a folder"),
+    (["--to", "nowhere/at/all"], "nowhere/at does not exist; is the phone or card mounted?"),
+    (["--to", "phone"], "--to phone/s.mp3 is a folder"),
+    (["-o", "/dev/null"], "-o /dev/null is a device"),
+    (["-o", "pipe.mp3"], "-o pipe.mp3 is a named pipe (FIFO)"),
+    (["-o", "out/", "--page"], "out/s.html is a folder"),
+    (["--format", "flac"], "unknown format 'flac'"),
+])
+def test_a_bad_destination_is_refused_before_anything_is_spoken(args: list[str], words: str, fake_workdir: Path,
+                                                                 runner: CliRunner,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (fake_workdir / "s.yaml").write_text(SCRIPT, encoding="utf-8")
+    (fake_workdir / "phone" / "s.mp3").mkdir(parents=True)
+    os.mkfifo(fake_workdir / "pipe.mp3")
+    (fake_workdir / "out" / "s.html").mkdir(parents=True)
+    Unspoken(monkeypatch)
+    result = runner.invoke(app, ["export", "s.yaml", *args])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert words in line, line
+    assert not (fake_workdir / "output").exists()
+
+
+def test_a_batch_checks_every_track_before_the_first(fake_workdir: Path, runner: CliRunner,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    (fake_workdir / "a.yaml").write_text(SCRIPT, encoding="utf-8")
+    (fake_workdir / "b.yaml").write_text(SCRIPT.replace("title: T", "title: Second"), encoding="utf-8")
+    (fake_workdir / "batch" / "02 - Second.mp3").mkdir(parents=True)
+    Unspoken(monkeypatch)
+    result = runner.invoke(app, ["export", "a.yaml", "b.yaml", "-o", "batch"])
+    assert result.exit_code == 2 and "02 - Second.mp3 is a folder" in result.stderr, result.output
+    assert not (fake_workdir / "batch" / "01 - T.mp3").exists()
+
+
+def test_play_from_a_missing_step_is_refused_before_anything_is_spoken(fake_workdir: Path, runner: CliRunner,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    (fake_workdir / "s.yaml").write_text(SCRIPT, encoding="utf-8")
+    Unspoken(monkeypatch)
+    result = runner.invoke(app, ["play", "s.yaml", "--from", "tree"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("no step 'tree'; this session has 2 steps: one, two; give "
+                                     "a step id or a number from 1 to 2")

@@ -180,10 +180,10 @@ def test_a_batch_checks_its_playlist_and_the_phone_copy(tiny: Path, fake_workdir
     phone.mkdir()
     (phone / "tiny.lrc").mkdir()
     result = runner.invoke(app, ["export", str(tiny), "-o", "out/", "--to", str(phone)])
-    # the -o folder is written first; the copy is refused before it copies anything
-    assert result.exit_code == 2 and "folder" in result.stderr, result.output
+    # the copy's targets are checked with the export's, before any work: nothing is written anywhere
+    assert result.exit_code == 2 and "--to" in result.stderr and "tiny.lrc is a folder" in result.stderr, result.output
     assert sorted(p.name for p in phone.iterdir()) == ["tiny.lrc"]
-    assert (fake_workdir / "out" / "tiny.mp3").is_file()
+    assert not (fake_workdir / "out" / "tiny.mp3").exists()
 
 
 def test_check_target_accepts_new_names_and_plain_files(tmp_path: Path) -> None:

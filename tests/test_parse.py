@@ -142,11 +142,13 @@ def test_suggest() -> None:
         ("version: 2\ntitle: T\nsteps: [{title: S, cues: [a]}]\n",
          ["x.yaml:1:10: this version of legsup reads cue scripts of version 1"]),
         ("title: &t T\nsteps: [{title: *t, cues: [a]}]\n",
-         ["x.yaml:1:8: YAML anchors and aliases (& and *) are not allowed in cue scripts"]),
+         ["x.yaml:1:8: YAML anchors and aliases (& and *) are not allowed in cue scripts; text that starts with "
+          "'&' or '*' must be in quotes"]),
         ("title: T\nsteps:\n  - title: S\n    id: bad id!\n    cues: [a]\n",
          ["x.yaml:4:9: step id 'bad id!' may hold only letters, digits, '-' and '_'"]),
         ("title: T\nsteps:\n  - title: S\n    cues:\n\t- a\n",
-         ["x.yaml:5:1: YAML syntax error: found character '\\t' that cannot start any token (indent with spaces, not tabs)"]),
+         ["x.yaml:5:1: this line is indented with a tab: YAML allows only spaces for indentation; replace the tab "
+          "with spaces, lined up with the lines above (an editor's 'convert tabs to spaces' does it)"]),
         ("title: T\nbackground: {nosie: {color: pink}}\nsteps: [{title: S, cues: [a]}]\n",
          ["x.yaml:2:14: unknown background layer 'nosie' (did you mean 'noise'?); layers: drone, binaural, "
           "isochronic, noise, music, bells; settings: fade_in, fade_out, duck"]),
@@ -225,7 +227,7 @@ def test_second_document_message_reads_as_a_sentence() -> None:
     # Only exc.problem is used, so the message is "YAML syntax error: but found another
     # document"; exc.context ("expected a single document in the stream") is lost.
     [line] = problems("title: T\nsteps: [{title: S, cues: [a]}]\n---\ntitle: U\n")
-    assert line.startswith("x.yaml:3:1: YAML syntax error: ")
+    assert line.startswith("x.yaml:3:1: a second document starts here ('---')")
     assert "single document" in line
 
 

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from legsup_audio.cli.common import out, reports_errors, safe
+from legsup_audio.cli.common import HelpGroup, out, reports_errors, safe
 from legsup_audio.errors import UsageError
 
 
@@ -28,9 +28,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @reports_errors
     def new(
-        name: Annotated[str, typer.Argument(help="The new script's name: writes scripts/NAME.yaml.")],
+        name: Annotated[str, typer.Argument(metavar="NAME", help="The new script's name: writes scripts/NAME.yaml.")],
         source: Annotated[
-            str | None, typer.Option("--from", help="The script to copy (a built-in name or a path). "
+            str | None, typer.Option("--from", metavar="SCRIPT", help="The script to copy (a built-in name or a path). "
                                                     "Default: legs-up-the-wall.")
         ] = None,
         force: Annotated[bool, typer.Option("--force", help="Overwrite scripts/NAME.yaml if it exists.")] = False,
@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @reports_errors
     def schema(
-        output: Annotated[Path | None, typer.Option("-o", "--output", help="Write it to this file instead.")] = None,
+        output: Annotated[Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write it to this file instead.")] = None,
         force: Annotated[bool, typer.Option("--force", help="Replace FILE even when it is read-only.")] = False,
     ) -> None:
         """Print the JSON Schema of cue scripts (for editors: see the README)."""
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         out.print(f"wrote {output}")
 
     voices_app = typer.Typer(
-        invoke_without_command=True, no_args_is_help=False,
+        invoke_without_command=True, no_args_is_help=False, cls=HelpGroup,
         help="List voice profiles and the engines' installed voices, by language; `voices try` plays one.",
     )
 
@@ -82,10 +82,10 @@ def register(app: typer.Typer) -> None:
     @voices_app.command("try")
     @reports_errors
     def try_voice(
-        profile: Annotated[str, typer.Argument(help="A voice profile (see `legsup voices`).")],
-        text: Annotated[str | None, typer.Argument(help="What to say. Default: a sample in the profile's language.")] = None,
+        profile: Annotated[str, typer.Argument(metavar="PROFILE", help="A voice profile (see `legsup voices`).")],
+        text: Annotated[str | None, typer.Argument(metavar="TEXT", help="What to say. Default: a sample in the profile's language.")] = None,
         output: Annotated[
-            Path | None, typer.Option("-o", "--output", help="Write the sample to this file (.mp3, .m4a, .ogg or "
+            Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write the sample to this file (.mp3, .m4a, .ogg or "
                                                              ".wav) instead of playing it.")
         ] = None,
         force: Annotated[bool, typer.Option("--force", help="Replace FILE even when it is read-only.")] = False,

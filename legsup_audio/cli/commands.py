@@ -22,7 +22,7 @@ from rich.table import Table
 from legsup_audio import __version__
 from legsup_audio.cli.authoring import register as register_authoring
 from legsup_audio.cli.recordings import register as register_recordings
-from legsup_audio.cli.common import Stopped, err, out, reports_errors, safe
+from legsup_audio.cli.common import HelpGroup, Stopped, err, out, reports_errors, safe
 from legsup_audio.errors import Problem, ScriptError, UsageError
 from legsup_audio.units import format_ms
 
@@ -32,6 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=HelpGroup,
 )
 
 
@@ -52,7 +53,7 @@ def _main(
 
 ScriptArg = Annotated[
     str | None,
-    typer.Argument(help="A cue script: a path to a .yaml file or a built-in name. Default: legs-up-the-wall."),
+    typer.Argument(metavar="SCRIPT", help="A cue script: a path to a .yaml file or a built-in name. Default: legs-up-the-wall."),
 ]
 
 
@@ -62,7 +63,7 @@ NoBackground = Annotated[
 
 
 MaxLength = Annotated[
-    str | None, typer.Option("--max-length", help="Refuse sessions longer than this (e.g. 6h, 90m). Default: 4h.")
+    str | None, typer.Option("--max-length", metavar="LENGTH", help="Refuse sessions longer than this (e.g. 6h, 90m). Default: 4h.")
 ]
 
 
@@ -72,7 +73,7 @@ ForceOpt = Annotated[
 
 
 VoiceOpt = Annotated[
-    str | None, typer.Option("--voice", help="Speak with this voice profile instead of the script's (see `legsup voices`).")
+    str | None, typer.Option("--voice", metavar="PROFILE", help="Speak with this voice profile instead of the script's (see `legsup voices`).")
 ]
 
 
@@ -113,21 +114,21 @@ def _progress(label: str) -> Callable[[int, int], None] | None:
 @reports_errors
 def export(
     scripts: Annotated[
-        list[str] | None, typer.Argument(help="Cue scripts (paths or built-in names). Default: legs-up-the-wall.")
+        list[str] | None, typer.Argument(metavar="SCRIPT", help="Cue scripts (paths or built-in names). Default: legs-up-the-wall.")
     ] = None,
     output: Annotated[
         str | None, typer.Option("-o", "--output", metavar="PATH",
                                  help="Output file (one script) or folder (several, or a name ending in /).")
     ] = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="mp3, m4a, m4b, ogg or wav. Default: -o's extension, else mp3.")
+        str | None, typer.Option("--format", metavar="FORMAT", help="mp3, m4a, m4b, ogg or wav. Default: -o's extension, else mp3.")
     ] = None,
-    bitrate: Annotated[str | None, typer.Option(help="Encoder bitrate, e.g. 160k. Default: MP3 96k mono, 128k stereo; M4A/M4B 64k mono.")] = None,
+    bitrate: Annotated[str | None, typer.Option(metavar="RATE", help="Encoder bitrate, e.g. 160k. Default: MP3 96k mono, 128k stereo; M4A/M4B 64k mono.")] = None,
     playlist: Annotated[
-        str | None, typer.Option(help="Name of the batch's .m3u8 playlist (default: playlist).")
+        str | None, typer.Option(metavar="NAME", help="Name of the batch's .m3u8 playlist (default: playlist).")
     ] = None,
     to: Annotated[
-        Path | None, typer.Option("--to", help="Then copy the finished files to this folder (a phone or SD card).")
+        Path | None, typer.Option("--to", metavar="DIR", help="Then copy the finished files to this folder (a phone or SD card).")
     ] = None,
     no_background: NoBackground = False,
     max_length: MaxLength = None,
@@ -153,7 +154,8 @@ def export(
         whole = "" if result.lufs is None or not math.isfinite(result.lufs) else f", whole file {result.lufs:.1f} LUFS"
         out.print(
             f"wrote {safe(result.path)} ({format_ms(result.duration_ms)}, "
-            f"{'stereo' if result.channels == 2 else 'mono'}, voice at -16 LUFS{whole})"
+            f"{'stereo' if result.channels == 2 else 'mono'}, "
+            f"{'voice at -16 LUFS' if result.spoken else 'no voice'}{whole})"
         )
         if result.page is not None:
             out.print(f"wrote {safe(result.page)} (timeline page)")
@@ -176,7 +178,7 @@ def export(
 def play(
     script: ScriptArg = None,
     from_step: Annotated[
-        str | None, typer.Option("--from", help="Start at this step (its id, or its number from 1).")
+        str | None, typer.Option("--from", metavar="STEP", help="Start at this step (its id, or its number from 1).")
     ] = None,
     no_background: NoBackground = False,
     max_length: MaxLength = None,
@@ -187,8 +189,14 @@ def play(
     from legsup_audio.pipeline import build, mastered
     from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
 
-    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
-    start_ms = 0 if from_step is None else _step_start(session.timeline, from_step)
+    from legsup_audio.pipeline import load
+
+    limit = _max_length_ms(max_length)
+    if from_step is not None:  # before speaking: a step that is not there is known from the script alone
+        _step_index([step.id for step in load(script).steps], from_step)
+    session = build(script, progress=_progress("speaking"), max_length_ms=limit, voice=voice)
+    start_ms = 0 if from_step is None else session.timeline.steps[_step_index(
+        [s.id for s in session.timeline.steps], from_step)].start
     # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
     source, _ = mastered(session, mastering_target("wav"), background=not no_background)
     status = play_session(session.timeline, source, player=SimpleaudioPlayer(), start_ms=start_ms,
@@ -196,16 +204,14 @@ def play(
     raise typer.Exit(status)
 
 
-def _step_start(tl: Any, wanted: str) -> int:
-    """The start of the step named by id or 1-based number."""
+def _step_index(ids: list[str], wanted: str) -> int:
+    """The 0-based index of the step named by id or 1-based number."""
     from legsup_audio.script.suggest import suggest
 
-    ids = [s.id for s in tl.steps]
     if wanted.isdigit() and 1 <= int(wanted) <= len(ids):
-        return tl.steps[int(wanted) - 1].start
-    for step in tl.steps:
-        if step.id == wanted:
-            return step.start
+        return int(wanted) - 1
+    if wanted in ids:
+        return ids.index(wanted)
     count = len(ids)
     if wanted.strip().isdigit():
         raise UsageError(f"no step {int(wanted)}: this session has {count} steps ({', '.join(ids)}); "
@@ -222,10 +228,10 @@ def timeline(
     max_length: MaxLength = None,
     voice: VoiceOpt = None,
     html: Annotated[
-        Path | None, typer.Option("--html", help="Write the timeline page (no audio: for drafting) to this file.")
+        Path | None, typer.Option("--html", metavar="FILE", help="Write the timeline page (no audio: for drafting) to this file.")
     ] = None,
     labels: Annotated[
-        Path | None, typer.Option("--labels", help="Write an Audacity label track of steps and cues to this file.")
+        Path | None, typer.Option("--labels", metavar="FILE", help="Write an Audacity label track of steps and cues to this file.")
     ] = None,
     force: ForceOpt = False,
 ) -> None:
@@ -266,7 +272,7 @@ def timeline(
 @app.command()
 @reports_errors
 def validate(
-    scripts: Annotated[list[str], typer.Argument(help="Cue scripts to check (paths or built-in names).")],
+    scripts: Annotated[list[str], typer.Argument(metavar="SCRIPT", help="Cue scripts to check (paths or built-in names).")],
     max_length: MaxLength = None,
 ) -> None:
     """Check scripts and report every problem; exit 0 when all are valid."""
@@ -300,17 +306,30 @@ def list_scripts() -> None:
     from legsup_audio.pipeline import load
     from legsup_audio.script.resources import available
 
+    found_all = list(available("scripts"))
+    # The name is what you type: never cut.  Its column is as wide as the longest name; the
+    # title and path wrap (folded) into what is left, and columns that do not fit are dropped.
+    name_width = max([len(safe(found.name)) for found in found_all] + [4])
+    columns = ["name", "title", "steps", "origin", "path"]
+    while len(columns) > 2 and name_width + 12 * (len(columns) - 1) + 3 * len(columns) + 1 > out.width:
+        columns.remove({5: "path", 4: "origin", 3: "steps"}[len(columns)])
     table = Table(show_header=True, header_style="bold")
-    for column in ("name", "title", "steps", "origin", "path"):
-        table.add_column(column)
-    for found in available("scripts"):
+    for column in columns:
+        table.add_column(column, no_wrap=column == "name", min_width=name_width if column == "name" else None,
+                         overflow="fold")
+    for found in found_all:
         try:
             script = load(found)
             title, steps = script.title, str(len(script.steps))
         except ScriptError as exc:
             title, steps = f"[red]invalid: {len(exc.problems)} problem(s)[/red]", "-"
-        table.add_row(safe(found.name), title if title.startswith("[red]") else safe(title), steps, found.origin,
-                      safe(found.path))
+        cells = {"name": safe(found.name), "title": title if title.startswith("[red]") else safe(title),
+                 "steps": steps, "origin": found.origin, "path": safe(found.path)}
+        table.add_row(*(cells[column] for column in columns))
+    if name_width + 4 + 3 * 2 + 1 > out.width:  # not even name and a sliver of title: one per line
+        for found in found_all:
+            out.print(safe(found.name))
+        return
     out.print(table)
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperArgument, TyperGroup
 
 from legsup_audio.checkpoint import stop_line
 from legsup_audio.errors import LegsupError, one_line
@@ -60,3 +61,39 @@ def reports_errors(func: F) -> F:
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class HelpGroup(TyperGroup):
+    """A command group whose ``--help`` (its own and its commands') shows metavars a person
+    reads: the one an option declares (``FILE``, ``SECONDS``), else its name in capitals; nothing
+    for a flag; never a Python type name (typer shows ``<str>``, ``<list[str]>`` otherwise)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return [_plain(param) for param in super().get_params(ctx)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and not isinstance(command, HelpGroup):
+            for param in command.params:
+                _plain(param)
+            help_option = command.get_help_option(ctx)
+            if help_option is not None:
+                _plain(help_option)
+        return command
+
+
+def _plain(param: Any) -> Any:
+    """``param`` with its help metavar set (typer's click is private: parameters are read by duck typing)."""
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        param.metavar = ""  # a flag takes no value: show none
+    elif isinstance(param, TyperArgument):
+        shown = param.metavar or (param.name or "value").upper()
+        param.metavar = shown
+        many = "..." if param.nargs != 1 else ""
+        # typer draws an argument's Python type beside its name, and {NAME} for a required one
+        param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+        param._usage_display_name = (  # type: ignore[method-assign]
+            (lambda: f"{shown}{many}") if param.required else (lambda: f"[{shown}]{many}"))
+    elif param.metavar is None:
+        param.metavar = (param.name or "value").upper()
+    return param

@@ -22,9 +22,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @reports_errors
     def recordings(
-        script: Annotated[str, typer.Argument(help="A cue script: a path to a .yaml file or a script's name.")],
+        script: Annotated[str, typer.Argument(metavar="SCRIPT", help="A cue script: a path to a .yaml file or a script's name.")],
         output: Annotated[
-            Path | None, typer.Option("-o", "--output", help="The recordings folder. Default: the script's "
+            Path | None, typer.Option("-o", "--output", metavar="DIR", help="The recordings folder. Default: the script's "
                                                              "`recordings:`, else recordings/<script-id>/ beside it.")
         ] = None,
     ) -> None:

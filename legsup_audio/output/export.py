@@ -79,6 +79,7 @@ class ExportResult:
     sidecars: tuple[Path, ...] = ()
     lufs: float | None = None  # the file's integrated loudness (all of it, not only the voice), as measured
     page: Path | None = None  # NAME.html, with --page
+    spoken: bool = True  # False when nothing in it is said (only pauses, tones, bells)
 
 
     @property
@@ -304,7 +305,8 @@ def export_session(
                         target.unlink()
         raise
     return ExportResult(dest, timeline.duration, loudness, source.gain_db, source.channels, timeline.title,
-                        tuple(side_targets), measured.integrated if measured is not None else None)
+                        tuple(side_targets), measured.integrated if measured is not None else None,
+                        spoken=any(event.kind == "speech" for event in timeline.events))
 
 
 def file_loudness(source: Mastered, fmt: str) -> Loudness | None:
@@ -351,12 +353,11 @@ def _names_folder(output: Path | str) -> bool:
     return is_dir or str(output).endswith(("/", "\\"))
 
 
-def _single_dest(session: Session, output: Path | str | None, fmt: str) -> Path:
-    if output is None:
-        return default_path(session, fmt, DEFAULT_FOLDER)
-    if _names_folder(output):
-        return default_path(session, fmt, Path(output))
-    return Path(output)
+def _single_dest(script_id: str, output: Path | str | None, fmt: str) -> Path:
+    """Where one script's track goes: ``-o`` as a file, or ``<script-id>.<fmt>`` in ``-o``'s folder (default output/)."""
+    if output is not None and not _names_folder(output):
+        return Path(output)
+    return (DEFAULT_FOLDER if output is None else Path(output)) / f"{script_id}{FORMATS[fmt].suffix}"
 
 
 def check_bitrate(bitrate: str | None, fmt: str) -> str | None:
@@ -447,6 +448,8 @@ def export_scripts(
     folder = _batch_folder(Path(output) if output is not None else None) if batch else None
     if folder is not None:
         check_target(folder / f"{playlist or DEFAULT_PLAYLIST}.m3u8", option="", force=force)
+    _check_targets(names, folder, output=output, fmt=fmt, to=to, page=page, force=force, playlist=playlist)
+    if folder is not None:
         ensure_folder(folder)
     total = len(names)
     with Job(total=total, folder=folder) as job:
@@ -465,6 +468,39 @@ def _album_of(names: Sequence[str | Path | None], name: str | None) -> Album:
         except LegsupError:
             continue
     return batch_album(scripts, " ".join(name.split()) if name is not None else None)
+
+
+def _check_targets(names: list[str | Path | None], folder: Path | None, *, output: Path | str | None, fmt: str,
+                   to: Path | None, page: bool, force: bool, playlist: str | None) -> None:
+    """Every file the batch will write (tracks, captions, pages, and their copies in ``to``),
+    checked before anything is spoken: a folder or device where a file goes is refused now,
+    not after the render.  A script that does not load is left to the batch, which reports
+    it in its turn (the tracks before it are still made)."""
+    from legsup_audio.output.page import page_path
+    from legsup_audio.pipeline import load
+
+    copies: list[Path] = []
+    for index, name in enumerate(names, start=1):
+        try:
+            script = load(name)
+        except LegsupError:
+            continue
+        if folder is not None:
+            dest = folder / track_filename(index, script.title, FORMATS[fmt].suffix)
+        else:
+            dest = _single_dest(script.id, output, fmt)
+        targets = (dest, *sidecar_paths(dest), *((page_path(dest),) if page else ()))
+        inputs = input_files(script)
+        for target in targets:
+            check_target(target, inputs=inputs, option="-o" if target == dest and output is not None and
+                         folder is None else "", force=force)
+        copies += targets
+    if to is not None:
+        if folder is not None:
+            copies.append(folder / f"{playlist or DEFAULT_PLAYLIST}.m3u8")
+        for path in copies:
+            # Read-only is left to the copy: an identical file already there is skipped, not replaced.
+            check_target(to / path.name, option="--to", force=True)
 
 
 def _export_all(
@@ -502,7 +538,7 @@ def _export_all(
             if folder is not None:
                 dest = folder / track_filename(index, session.timeline.title, FORMATS[fmt].suffix)
             else:
-                dest = _single_dest(session, output, fmt)
+                dest = _single_dest(session.script.id, output, fmt)
             from legsup_audio.output.page import page_path
 
             result = export_session(

@@ -38,19 +38,35 @@ class CopyReport:
 
 
 def check_destination(folder: Path) -> None:
-    """Fail early unless ``folder`` is, or can be made as, a folder on a mounted device.
+    """Fail early (a ``UsageError``, exit 2) unless ``folder`` is, or can be made as, a folder we can write on a mounted device.
 
     The folder itself may be missing (it is created), but its parent must exist: a
     missing parent usually means the phone or card is not mounted, and creating it
     would silently fill the local disk instead.
     """
-    if folder.exists():
+    try:
+        exists = folder.exists()
+    except (OSError, ValueError):  # a NUL, a name too long
+        raise UsageError(f"--to {folder}: not a folder name this system can use; give another") from None
+    if exists:
         if not folder.is_dir():
             raise UsageError(f"--to {folder}: that is a file, not a folder")
+        _probe(folder, folder)
         return
     parent = folder.parent
     if not parent.is_dir():
         raise UsageError(f"--to {folder}: {parent} does not exist; is the phone or card mounted?")
+    _probe(parent, folder)
+
+
+def _probe(where: Path, folder: Path) -> None:
+    """Write and remove a hidden empty file in ``where``: a folder that takes no files (read-only, a
+    system folder like /proc, no permission) is refused now, not after the whole export."""
+    try:
+        with temporary_beside(where / ".legsup-probe", prefix=".legsup-probe-", suffix=""):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--to {folder}: {explain(exc, where, '--to')}") from None
 
 
 def _digest(path: Path) -> bytes:

@@ -310,7 +310,8 @@ def _cue(node: Node, ctx: Ctx) -> Cue | None:
         at, at_pos = read_duration(at_node, ctx, "at"), ctx.pos(at_node)
     if has["pause"]:
         length = read_duration(entries["pause"][1], ctx, "pause")
-        return Pause(length, pos) if length is not None else None
+        written = entries["pause"][1].value if isinstance(entries["pause"][1], ScalarNode) else ""
+        return Pause(length, pos, written.strip()) if length is not None else None
     if not has["say"]:
         return Wait(at, pos) if at is not None else None
     text = read_text(entries["say"][1], ctx, "'say'", fix="split it into shorter cues", spoken=True)

@@ -27,6 +27,7 @@ from legsup_audio.errors import Problem, ScriptError
 from legsup_audio.model import Pos
 from legsup_audio.script.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_TEXT_CHARS
 from legsup_audio.script.suggest import suggest
+from legsup_audio.script.yaml_words import plain_words, run_on_item
 from legsup_audio.units import HINT, parse_duration
 
 NOT_YET: dict[str, str] = {}
@@ -42,6 +43,7 @@ class Ctx:
     problems: list[Problem] = field(default_factory=list)
     source: Path | None = None  # the script's path: relative paths in it are resolved against its folder
     cues: int = 0  # cues read so far, for the MAX_CUES limit
+    lines: list[str] = field(default_factory=list)  # the text's lines, for messages that quote what is written
 
     def error(self, node: Node | None, message: str) -> None:
         line, col = _where(node)
@@ -104,7 +106,7 @@ def read_text(node: Node, ctx: Ctx, what: str, fix: str = "shorten it", spoken: 
         ctx.error(node, f"{what} must be text, not {kind_of(node)}")
         return None
     if node.tag == "tag:yaml.org,2002:null" and node.value in ("", "~", "null", "Null", "NULL"):
-        ctx.error(node, f"{what} is empty")
+        ctx.error(node, f"{what} is empty{_comment_hint(node, ctx)}")
         return None
     text = " ".join(node.value.split())
     if not text:
@@ -119,6 +121,16 @@ def read_text(node: Node, ctx: Ctx, what: str, fix: str = "shorten it", spoken: 
                         f"or use `pause:` for silence")
         return None
     return text
+
+
+def _comment_hint(node: Node, ctx: Ctx) -> str:
+    """Why an empty value may not look empty: a '#' right after it starts a comment."""
+    line = node.start_mark.line
+    rest = ctx.lines[line][node.start_mark.column:] if line < len(ctx.lines) else ""
+    if not node.value and rest.lstrip().startswith("#"):
+        return ": '#' starts a comment, so what follows it is not read; to say text that starts with '#', put it " \
+               "in quotes"
+    return ""
 
 
 def speakable(text: str) -> bool:
@@ -203,32 +215,33 @@ def load_yaml(text: str, ctx: Ctx) -> Node | None:
     PyYAML's recursive composer could overflow the stack.  The checked events are then
     composed into nodes without reading the text a second time.
     """
+    ctx.lines = text.split("\n")
     try:
         events: list[yaml.Event] = []
-        depth = 0
+        depth = flow = 0  # nesting, and nesting inside [...] or {...}
+        run_ons: list[Problem] = []
         for event in _parse_events(text):
             if (problem := _refused(event, depth)) is not None:
                 ctx.error(_mark_node(event), problem)
                 return None
+            if isinstance(event, yaml.ScalarEvent) and not flow and (run_on := run_on_item(event, ctx.lines)):
+                run_ons.append(Problem(ctx.file, run_on.line, run_on.col, run_on.message))
             if isinstance(event, yaml.ScalarEvent) and (bad := lone_surrogate(event.value)) is not None:
                 ctx.error(_mark_node(event), f"this text holds the escape '\\u{ord(bad):04x}', half of a surrogate "
                                              "pair, which is no character and cannot be written to a file; remove it "
                                              "(for a character past U+FFFF write it as itself, or as \\U0001xxxx)")
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
+                flow += bool(event.flow_style) or bool(flow)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
+                flow = max(0, flow - 1)
             events.append(event)
+        ctx.problems.extend(run_ons)  # only when the text parsed: a syntax error explains them better
         return _EventComposer(events).get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = exc.problem or "invalid YAML"
-        if exc.context and message.startswith("but "):  # "expected X, but found Y" reads as one
-            message = f"{exc.context}, {message}"
-        if "'\\t'" in message:
-            message += " (indent with spaces, not tabs)"
-        ctx.problems.append(Problem(ctx.file, line, col, f"YAML syntax error: {message}"))
+        plain = plain_words(exc, text)
+        ctx.problems.append(Problem(ctx.file, plain.line, plain.col, plain.message))
         return None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow; no mark, only a position
         before = text[: exc.position]
@@ -267,11 +280,15 @@ def _parse_events(text: str) -> Iterator[yaml.Event]:
 def _refused(event: yaml.Event, depth: int) -> str | None:
     """Why a cue script may not contain ``event``, or None."""
     if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-        return "YAML anchors and aliases (& and *) are not allowed in cue scripts"
+        return ("YAML anchors and aliases (& and *) are not allowed in cue scripts; text that starts with '&' "
+                "or '*' must be in quotes")
     tag = getattr(event, "tag", None)
     if tag is not None:
         shown = "!!" + tag[len(_CORE_TAG):] if tag.startswith(_CORE_TAG) else tag
-        return f"YAML tags such as '{shown}' are not allowed in cue scripts: a script is plain data; remove the tag"
+        value = getattr(event, "value", "")
+        text = f"{shown} {value}".strip() if isinstance(event, yaml.ScalarEvent) else shown
+        return (f"YAML tags such as '{shown}' are not allowed in cue scripts (a script is plain data): remove the "
+                f"tag, or, if it is text, put it in quotes: \"{text}\"")
     if isinstance(event, yaml.CollectionStartEvent) and depth >= MAX_DEPTH:
         return (f"lists and mappings are nested more than {MAX_DEPTH} levels deep here; a cue script needs "
                 "only a few (is a bracket unclosed?)")

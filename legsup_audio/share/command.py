@@ -38,14 +38,14 @@ def _say(line: str) -> None:
 
 def serve(
     directory: Annotated[
-        Path | None, typer.Argument(help="The folder of exported tracks to share. Default: output/.")
+        Path | None, typer.Argument(metavar="DIR", help="The folder of exported tracks to share. Default: output/.")
     ] = None,
     host: Annotated[
-        str, typer.Option("--host", help="The address to listen on. Default: all interfaces (0.0.0.0).")
+        str, typer.Option("--host", metavar="ADDRESS", help="The address to listen on. Default: all interfaces (0.0.0.0).")
     ] = "0.0.0.0",
     port: Annotated[
         int | None,
-        typer.Option("--port", help=f"The port. Default: {DEFAULT_PORT}, or a free one when that is taken; "
+        typer.Option("--port", metavar="PORT", help=f"The port. Default: {DEFAULT_PORT}, or a free one when that is taken; "
                                     "0 for any free port."),
     ] = None,
 ) -> None:
