@@ -109,9 +109,10 @@ def render(control: SessionControl, ms: int, *, finished: bool = False) -> Rende
     times = Table.grid(expand=True)
     times.add_column(justify="left")
     times.add_column(justify="right")
+    about = "" if control.total_exact else "~"  # the length is a guess while the rest is spoken
     times.add_row(
-        Text(f"{format_clock(ms)} / {format_clock(control.total_ms)}", style=DIM),
-        Text(f"{format_clock(control.total_ms - ms + 999)} left · {state}", style=DIM),
+        Text(f"{format_clock(ms)} / {about}{format_clock(control.total_ms)}", style=DIM),
+        Text(f"{about}{format_clock(control.total_ms - ms + 999)} left · {state}", style=DIM),
     )
     bar = ProgressBar(
         total=total,
