@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from legsup_audio.cli import app
-from legsup_audio.cli.commands import _step_start
+from legsup_audio.cli.commands import _step_index
 from legsup_audio.errors import UsageError
 from legsup_audio.output.export import check_bitrate
 from legsup_audio.pipeline import build
@@ -46,9 +46,9 @@ def test_from_a_step_number_past_the_end_says_how_many(fake_workdir: Path) -> No
     (fake_workdir / "s.yaml").write_text(SCRIPT, encoding="utf-8")
     timeline = build(fake_workdir / "s.yaml").timeline
     with pytest.raises(UsageError) as info:
-        _step_start(timeline, "20")
+        _step_index([step.id for step in timeline.steps], "20")
     assert str(info.value) == "no step 20: this session has 2 steps (one, two); give a number from 1 to 2 or a step id"
-    assert _step_start(timeline, "2") == timeline.steps[1].start
+    assert _step_index([step.id for step in timeline.steps], "2") == 1
 
 
 def test_voices_try_suggests_a_near_miss(fake_workdir: Path, runner: CliRunner) -> None:

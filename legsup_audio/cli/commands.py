@@ -177,30 +177,38 @@ def play(
     max_length: MaxLength = None,
     voice: VoiceOpt = None,
 ) -> None:
-    """Play a session through the sound card, with a progress display and keys."""
-    from legsup_audio.output.encode import mastering_target
-    from legsup_audio.pipeline import build, mastered
-    from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
+    """Play a session through the sound card, with a progress display and keys.
 
-    session = build(script, progress=_progress("speaking"), max_length_ms=_max_length_ms(max_length), voice=voice)
-    start_ms = 0 if from_step is None else _step_start(session.timeline, from_step)
+    Sound starts once the first half minute is ready; the rest is spoken while it plays.
+    """
+    from legsup_audio.output.encode import mastering_target
+    from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
+    from legsup_audio.playback.player import LEAD_FRAMES
+    from legsup_audio.progressive import open_live
+
     # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
-    source, _ = mastered(session, mastering_target("wav"), background=not no_background)
-    status = play_session(session.timeline, source, player=SimpleaudioPlayer(), start_ms=start_ms,
-                          interactive=is_interactive())
+    live = open_live(script, max_length_ms=_max_length_ms(max_length), voice=voice, background=not no_background,
+                     target_lufs=mastering_target("wav"))
+    index = None if from_step is None else _step_index([step.id for step in live.script.steps], from_step)
+    live.start(LEAD_FRAMES, index)  # what the first sound needs is spoken first
+    try:
+        start_ms = 0 if index is None else live.step_start(index)  # once every clip before it is spoken
+        live.wait_ready(start_ms, LEAD_FRAMES)
+        status = play_session(live.timeline, live.source, player=SimpleaudioPlayer(), start_ms=start_ms,
+                              interactive=is_interactive())
+    finally:
+        live.close()  # stops speaking: the clip in hand is finished, no worker is left behind
     raise typer.Exit(status)
 
 
-def _step_start(tl: Any, wanted: str) -> int:
-    """The start of the step named by id or 1-based number."""
+def _step_index(ids: list[str], wanted: str) -> int:
+    """The 0-based index of the step named by id or 1-based number."""
     from legsup_audio.script.suggest import suggest
 
-    ids = [s.id for s in tl.steps]
     if wanted.isdigit() and 1 <= int(wanted) <= len(ids):
-        return tl.steps[int(wanted) - 1].start
-    for step in tl.steps:
-        if step.id == wanted:
-            return step.start
+        return int(wanted) - 1
+    if wanted in ids:
+        return ids.index(wanted)
     count = len(ids)
     if wanted.strip().isdigit():
         raise UsageError(f"no step {int(wanted)}: this session has {count} steps ({', '.join(ids)}); "
