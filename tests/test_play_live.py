@@ -20,15 +20,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from legsup_audio.compile.compiler import compile_script
 from legsup_audio.errors import ScriptError
-from legsup_audio.pipeline import build, load, mastered
+from legsup_audio.pipeline import Session, build, load, mastered
 from legsup_audio.playback import FakeClock, MemoryPlayer, play_session
 from legsup_audio.playback.player import DRAIN_FRAMES
-from legsup_audio.progressive import NO_LIMIT_MS, PLACEHOLDER_MS, LiveSession, horizon_of
+from legsup_audio.progressive import NO_LIMIT_MS, PLACEHOLDER_MS, Horizon, LiveSession, horizon_of
+from legsup_audio.render.master import Mastered
 from legsup_audio.speech.cache import ClipCache
 from legsup_audio.speech.fake import FakeEngine
 from legsup_audio.speech.voices import get_profile
@@ -48,7 +49,7 @@ SENTENCES = [
 
 @st.composite
 def scripts(draw: st.DrawFn) -> str:
-    """A valid-looking cue script: 2-4 steps, cues, pauses, `at`, durations, maybe a bed."""
+    """A valid-looking cue script: 2-4 steps, cues, pauses, `at`, durations, breaths, maybe a bed."""
     lines = ["title: Generated", f"lead_in: {draw(st.sampled_from(['0.5s', '1s', '2s']))}",
              f"tail: {draw(st.sampled_from(['1s', '3s']))}", f"gap: {draw(st.sampled_from(['0.5s', '1.5s']))}"]
     bed = draw(st.sampled_from(["none", "bells", "full"]))
@@ -72,28 +73,21 @@ def scripts(draw: st.DrawFn) -> str:
             if kind == "pause":
                 lines.append(f"      - pause: {draw(st.integers(1, 12))}s")
             elif kind == "at":
-                lines += [f"      - at: {draw(st.integers(20, 45))}s", f"        say: {draw(st.sampled_from(SENTENCES))}"]
+                lines += [f"      - at: {draw(st.integers(30, 60))}s", f"        say: {draw(st.sampled_from(SENTENCES))}"]
             else:
                 lines.append(f"      - {draw(st.sampled_from(SENTENCES))}")
+        breath = draw(st.sampled_from(["", "", "words", "tone", "count"]))
+        if breath:
+            lines.append(f"    breathe: {{pattern: relax, cycles: {draw(st.integers(1, 3))}, guide: {breath}}}")
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=scripts(), data=st.data())
-def test_everything_before_the_horizon_is_as_the_finished_session_has_it(
-    text: str, data: st.DataObject, fake_workdir: Path
-) -> None:
-    path = fake_workdir / "gen.yaml"
-    path.write_text(text, encoding="utf-8")
-    try:
-        final = build(path, engine=FakeEngine())
-    except ScriptError:
-        return  # an `at` before the cursor: no session to compare with
-    background = data.draw(st.booleans(), label="background")
-    script = final.script
-    texts = list(final.clips)
-    known = {t: final.clips[t] for t in texts if data.draw(st.booleans(), label=f"known {t[:12]}")}
-    timeline = compile_script(script, lambda t: known[t].duration_ms if t in known else PLACEHOLDER_MS,
+def final_before_horizon(final: Session, known_texts: set[str], background: bool) -> tuple[Horizon, Mastered, Mastered]:
+    """The horizon with ``known_texts`` spoken, checked: the events before the first cue not
+    spoken yet, and the samples before its final frame, are the finished session's.
+    Returns it with the master of what was known then and the finished session's master."""
+    known = {t: final.clips[t] for t in known_texts}
+    timeline = compile_script(final.script, lambda t: known[t].duration_ms if t in known else PLACEHOLDER_MS,
                               NO_LIMIT_MS)
     horizon = horizon_of(timeline, known, background, final=False)
     truth = final.timeline
@@ -103,32 +97,65 @@ def test_everything_before_the_horizon_is_as_the_finished_session_has_it(
         assert [e for e in timeline.events if e.start < horizon.spoken_ms] == \
                [e for e in truth.events if e.start < horizon.spoken_ms]
     assert horizon.final_frames <= truth.duration * RATE // 1000
-    if horizon.final_frames == 0:
-        return
-    live = LiveSession(script, final.profile, background=background)
+    guess = LiveSession(final.script, final.profile, background=background).mastered_for(horizon)
     exact, _ = mastered(final, background=background)
-    guess = live.mastered_for(horizon)
     # The last 14 s before the horizon (where a later clip could reach back), and the start.
     end = horizon.final_frames
     for a, b in ((max(0, end - 14 * RATE), end), (0, min(end, 2 * RATE))):
         assert np.array_equal(guess.read(a, b - a), exact.read(a, b - a)), (a, b, end)
+    return horizon, guess, exact
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=scripts(), data=st.data())
+def test_everything_before_the_horizon_is_as_the_finished_session_has_it(
+    text: str, data: st.DataObject, fake_workdir: Path
+) -> None:
+    path = fake_workdir / "gen.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        final = build(path, engine=FakeEngine())
+    except ScriptError:
+        event("an `at` before the cursor: no session")
+        return
+    background = data.draw(st.booleans(), label="background")
+    known = {t for t in final.clips if data.draw(st.booleans(), label=f"known {t[:12]}")}
+    horizon, _, _ = final_before_horizon(final, known, background)
+    event("nothing final yet" if horizon.final_frames == 0 else "samples compared")
+
+
+def reaches_back(guess: Mastered, exact: Mastered, horizon: Horizon) -> bool:
+    """Whether what was known then differs from the finished session between the final frame
+    and the first cue not yet spoken (so the horizon had to stop short of that cue)."""
+    assert horizon.spoken_ms is not None
+    a, b = horizon.final_frames, horizon.spoken_ms * RATE // 1000
+    return not np.array_equal(guess.read(a, b - a), exact.read(a, b - a))
 
 
 def test_a_later_clip_moves_an_earlier_crossfade_and_the_horizon_leaves_room_for_it(fake_workdir: Path) -> None:
-    """A step's boundary ramp reaches back before the step ends; its last cue is unknown."""
+    """A step's boundary ramp reaches back before the step ends; its last cue is not spoken yet."""
     path = fake_workdir / "x.yaml"
-    path.write_text("title: X\nlead_in: 1s\nbackground:\n  noise: {color: pink, level: -30dB}\nsteps:\n"
+    path.write_text("title: X\nlead_in: 1s\ngap: 0.5s\nbackground:\n  noise: {color: pink, level: -30dB}\nsteps:\n"
                     "  - title: A\n    cues: [Rest., Stay here.]\n"
                     "  - title: B\n    background: 'off'\n    cues: [Let the wall hold your legs.]\n", encoding="utf-8")
     final = build(path, engine=FakeEngine())
-    known = {"Rest.": final.clips["Rest."]}
-    timeline = compile_script(final.script, lambda t: known[t].duration_ms if t in known else 1, NO_LIMIT_MS)
-    horizon = horizon_of(timeline, known, True, final=False)
-    second = next(e for e in timeline.speech() if e.text == "Stay here.")
+    horizon, guess, exact = final_before_horizon(final, {"Rest."}, background=True)
+    second = next(e for e in final.timeline.speech() if e.text == "Stay here.")
     assert horizon.spoken_ms == second.start
-    assert horizon.final_frames < second.start * RATE // 1000 - RATE  # the ramp and the limiter come off
-    without = horizon_of(timeline, known, False, final=False)
+    assert reaches_back(guess, exact, horizon)
+    without, _, _ = final_before_horizon(final, {"Rest."}, background=False)
     assert horizon.final_frames < without.final_frames  # a voice alone reaches back only by the limiter
+
+
+def test_the_fade_out_of_a_session_whose_last_cue_is_not_spoken_is_held_back(fake_workdir: Path) -> None:
+    path = fake_workdir / "x.yaml"
+    path.write_text("title: X\nlead_in: 1s\ntail: 1s\nbackground:\n  drone: {note: A2, level: -24dB}\n"
+                    "  fade_out: 8s\nsteps:\n  - title: A\n    cues:\n      - Rest.\n      - pause: 10s\n"
+                    "      - Notice where the stretch is, and soften around it, without changing anything at all.\n",
+                    encoding="utf-8")
+    final = build(path, engine=FakeEngine())
+    horizon, guess, exact = final_before_horizon(final, {"Rest."}, background=True)
+    assert reaches_back(guess, exact, horizon)
 
 
 # --- a live session, in process --------------------------------------------------------------------
@@ -291,13 +318,15 @@ def run_play(work: Path, name: str, *args: str, env: dict[str, str], until: floa
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 120) -> str:
+    """Its stderr once it ended; stdout is kept in ``proc.out``."""
     try:
-        _, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert group_members(proc.pid) == []  # no speech worker left behind
+    proc.out = out  # type: ignore[attr-defined]
     return err
 
 
@@ -345,6 +374,7 @@ def test_ctrl_c_while_a_clip_is_being_spoken_stops_at_once_and_leaves_no_worker(
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert list(scratch.iterdir()) == []  # the workers' scratch folders are gone
+    assert proc.out.startswith("Late Trouble (about ")  # type: ignore[attr-defined]  # its length was a guess
 
 
 def test_play_from_a_step_on_a_cold_cache_starts_exactly_there(fake_workdir: Path) -> None:
@@ -364,3 +394,28 @@ def test_play_from_a_step_on_a_cold_cache_starts_exactly_there(fake_workdir: Pat
     with wave.open(str(capture), "rb") as w:
         sent = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     assert np.array_equal(sent[: ref.shape[0] - start], ref[start:])
+
+
+def test_the_display_marks_the_length_as_a_guess_until_it_is_spoken(fake_workdir: Path) -> None:
+    import pexpect
+
+    (fake_workdir / "late.yaml").write_text(LATE.format(mark="[hang]", more=""), encoding="utf-8")
+    env = {**os.environ, "LEGSUP_SPEECH_TIMEOUT": "120", "ALSA_CONFIG_PATH": str(ALSA / "capture.conf"),
+           "LEGSUP_CAPTURE_FILE": str(fake_workdir / "tty.wav"), "TERM": "xterm", "COLUMNS": "100", "LINES": "30"}
+    driver = (
+        "import subprocess, sys, termios\n"
+        "before = termios.tcgetattr(0)\n"
+        "code = subprocess.call(sys.argv[1:])\n"
+        "after = termios.tcgetattr(0)\n"
+        "print('EXIT', code, 'RESTORED' if before == after else 'CHANGED')\n"
+    )
+    child = pexpect.spawn(sys.executable, ["-c", driver, sys.executable, "-m", "legsup_audio", "play", "late.yaml"],
+                          cwd=str(fake_workdir), env=env, encoding="utf-8", timeout=60, dimensions=(30, 100))
+    try:
+        child.expect("Hello there, and welcome")
+        child.expect(r"/ ~\d\d:\d\d")  # the last cue is still being spoken (it hangs)
+        child.send("q")
+        child.expect(r"EXIT (\d+) (RESTORED|CHANGED)")
+        assert child.match.group(1) == "0" and child.match.group(2) == "RESTORED"
+    finally:
+        child.close(force=True)
