@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from legsup_audio.compile.compiler import compile_script
+from legsup_audio.compile.timeline import Event
 from legsup_audio.errors import ScriptError
 from legsup_audio.pipeline import Session, build, load, mastered
 from legsup_audio.playback import FakeClock, MemoryPlayer, play_session
@@ -82,6 +83,13 @@ def scripts(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
+def known_part(event: Event) -> tuple[object, ...]:
+    """An event as far as it is known before the session's end is: a bell's event is cut at the
+    end (the bell itself rings from its strike, whatever its event's end), the rest is whole."""
+    return (event.kind, event.start, event.step, event.line, event.text, event.data,
+            None if event.kind == "bell" else event.end)
+
+
 def final_before_horizon(final: Session, known_texts: set[str], background: bool) -> tuple[Horizon, Mastered, Mastered]:
     """The horizon with ``known_texts`` spoken, checked: the events before the first cue not
     spoken yet, and the samples before its final frame, are the finished session's.
@@ -92,10 +100,11 @@ def final_before_horizon(final: Session, known_texts: set[str], background: bool
     horizon = horizon_of(timeline, known, background, final=False)
     truth = final.timeline
     if horizon.spoken_ms is None:
-        assert timeline == truth
+        assert timeline.steps == truth.steps and list(map(known_part, timeline.events)) == \
+               list(map(known_part, truth.events))
     else:
-        assert [e for e in timeline.events if e.start < horizon.spoken_ms] == \
-               [e for e in truth.events if e.start < horizon.spoken_ms]
+        assert [known_part(e) for e in timeline.events if e.start < horizon.spoken_ms] == \
+               [known_part(e) for e in truth.events if e.start < horizon.spoken_ms]
     assert horizon.final_frames <= truth.duration * RATE // 1000
     guess = LiveSession(final.script, final.profile, background=background).mastered_for(horizon)
     exact, _ = mastered(final, background=background)

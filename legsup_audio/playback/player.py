@@ -21,8 +21,10 @@ know its length yet: its ``total`` is then an allowance, and becomes exact later
 player checks it as it plays: a shorter session ends where it ends (the allowance past
 it is silence, and the device is stopped once the end has been heard); a longer one
 grows the array and starts the device again where the old buffer ran out.  Such a
-source may also offer ``wait_until(frame, timeout)``, so that the reader never blocks in
-``read`` longer than a moment and can be closed at once.
+source offers ``exact`` (its length is known) and ``wait_until(frame, timeout)`` (frames
+up to there are final): the reader never blocks in ``read`` longer than a moment, so it
+can be closed at once, and the device starts once the whole lead is final but only a few
+seconds of it are read (speech is the slow part, not rendering).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ PREFETCH_BLOCK_FRAMES = SAMPLE_RATE
 #: tenth of a second, leave the reader a wide margin on a busy machine (and a
 #: session shorter than that is read whole before it starts).
 LEAD_FRAMES = 30 * SAMPLE_RATE
+#: For a source still being spoken: once the lead is final, the device starts after this
+#: much is read (rendering the rest of the lead takes a moment while it plays).
+SPOKEN_READ_FRAMES = 5 * SAMPLE_RATE
 #: While playing, this much ahead of the device must be read, or it is stopped and
 #: restarted at the same frame once it is (a starved machine: a pause, not noise).
 GUARD_FRAMES = SAMPLE_RATE // 2
@@ -230,6 +235,18 @@ class _ClockedPlayer:
         """How many frames from ``frame`` must be read before the device may start."""
         return LEAD_FRAMES
 
+    def _read_lead(self, frame: int) -> int:
+        """Frames to read before the device starts at ``frame``: the lead; for a source still
+        being made, only ``SPOKEN_READ_FRAMES`` once the whole lead is final (spoken), since
+        the renderer makes the rest far faster than it is heard, and speech is the slow part."""
+        lead = self._lead(frame)
+        until = getattr(self._source, "wait_until", None)
+        if until is None or getattr(self._source, "exact", True):
+            return lead
+        while not until(min(self._total, frame + lead), 0.1):  # short waits: Ctrl-C is seen
+            pass
+        return min(lead, SPOKEN_READ_FRAMES)
+
     def _start_device(self, frame: int) -> None:
         raise NotImplementedError
 
@@ -366,7 +383,7 @@ class _ClockedPlayer:
         if frame < self._total:
             if self._prefetch is not None:
                 self._prefetch.want(frame)
-                self._prefetch.wait(frame, self._lead(frame))
+                self._prefetch.wait(frame, self._read_lead(frame))
             self._buffer_end = self._pcm.shape[0] if self._pcm is not None else self._total
             self._start_device(frame)
         self._t0 = self._clock()
@@ -508,6 +525,9 @@ class MemoryPlayer(_ClockedPlayer):
     def _lead(self, frame: int) -> int:
         # A recording "device" takes everything at once: all of it must be read first.
         return self._total - frame
+
+    def _read_lead(self, frame: int) -> int:
+        return self._lead(frame)
 
     def _start_device(self, frame: int) -> None:
         assert self._pcm is not None
