@@ -197,7 +197,7 @@ def play(
         status = play_session(live.timeline, live.source, player=SimpleaudioPlayer(), start_ms=start_ms,
                               interactive=is_interactive())
     finally:
-        live.close()  # stops speaking: the clip in hand is finished, no worker is left behind
+        live.close()  # stops speaking at once: no speech worker is left behind
     raise typer.Exit(status)
 
 
