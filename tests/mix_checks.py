@@ -7,6 +7,7 @@ The timeline's JSON form says where the voice speaks, where the bells ring and w
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -20,9 +21,10 @@ FULL_VOLUME_PROFILE = "engine: fake\nvoice: fake/en\nrate: 150\nvolume: 1.0\n"
 
 def decode_channels(path: Path, rate: int = RATE) -> np.ndarray:
     """float64 (frames, channels) of any audio file, decoded by ffmpeg, channels kept."""
-    channels = int(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
-                                   "stream=channels", "-of", "csv=p=0", str(path)],
-                                  check=True, capture_output=True, text=True).stdout.strip())
+    # JSON, not CSV: a file with ReplayGain tags has stream side data, which CSV appends as empty fields.
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+                            "stream=channels", "-of", "json", str(path)], check=True, capture_output=True, text=True)
+    channels = int(json.loads(probe.stdout)["streams"][0]["channels"])
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ar", str(rate), "pipe:1"],
                          check=True, capture_output=True).stdout
     return np.frombuffer(raw, dtype="<f4").reshape(-1, channels).astype(np.float64)

@@ -32,6 +32,7 @@ class FakeControl:
     timeline: Timeline
     total_ms: int
     paused: bool = False
+    total_exact: bool = True  # False while a cold play is still speaking the rest
 
 
 def breathing_timeline() -> Timeline:
@@ -129,3 +130,25 @@ def test_elapsed_and_left_add_up_to_the_length_shown(total_ms: int) -> None:
         assert elapsed == ms // 1000
     [match] = [m for line in draw(control, total_ms, 100) if (m := TIMES.search(line))]
     assert seconds(match.group(3)) == 0, "the end leaves nothing"
+
+
+def test_a_length_still_being_spoken_is_marked_as_a_guess() -> None:
+    timeline = breathing_timeline()
+    guessed = FakeControl(timeline, timeline.duration, total_exact=False)
+    [line] = [line for line in draw(guessed, 5000, 100) if " left" in line]
+    assert "/ ~" in line and " ~" in line.split("/")[1]  # the length and the time left are both guesses
+    [exact] = [line for line in draw(FakeControl(timeline, timeline.duration), 5000, 100) if " left" in line]
+    assert "~" not in exact and TIMES.search(exact)
+
+
+def test_the_cue_is_shown_as_read_without_its_pause_marks() -> None:
+    from legsup_audio.playback.session import progress_lines
+
+    steps = (StepSpan("rest", "Resting", 0, 20_000, 3),)
+    said = "Let the legs rest. [2s] Breathe out... [pause 800ms] Soften."
+    timeline = Timeline("Marks", 20_000, steps, (Event("speech", 1000, 9000, "rest", 4, said),))
+    shown = "\n".join(draw(FakeControl(timeline, 20_000), 3000, 120))
+    assert "Let the legs rest." in shown and "Soften" in shown
+    assert "[2s]" not in shown and "800ms" not in shown
+    [line] = progress_lines(timeline, 0, 2000)[1:]
+    assert line.endswith("Soften.") and "[" not in line.split("—")[1]

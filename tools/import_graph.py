@@ -11,7 +11,8 @@ The stages, in pipeline order (a module may import its own stage and earlier one
     0 shared leaves  legsup_audio (the package), errors, units, model, checkpoint, dsp,
                      output.files (the one atomic writer, used by every stage that writes)
     1 script         2 speech   3 compile   4 render   5 pipeline
-    6 output         7 playback 8 cli       9 __main__
+    6 progressive (the pipeline run while it speaks, for play)
+    7 output         8 share    9 playback  10 cli      11 __main__
 
 Prints each circle (a strongly connected component, with its edges) and each import of a
 later stage, then a summary line; exits 1 when there is any, else 0.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 PACKAGE = "legsup_audio"
 LEAVES = ("errors", "units", "model", "checkpoint", "dsp", "output.files")
-STAGES = ("script", "speech", "compile", "render", "pipeline", "output", "share", "playback", "cli", "__main__")
+STAGES = ("script", "speech", "compile", "render", "pipeline", "progressive", "output", "share", "playback", "cli", "__main__")
 
 
 def modules(root: Path) -> dict[str, Path]:

@@ -184,23 +184,27 @@ def play(
     max_length: MaxLength = None,
     voice: VoiceOpt = None,
 ) -> None:
-    """Play a session through the sound card, with a progress display and keys."""
+    """Play a session through the sound card, with a progress display and keys.
+
+    Sound starts once the first half minute is ready; the rest is spoken while it plays.
+    """
     from legsup_audio.output.encode import mastering_target
-    from legsup_audio.pipeline import build, mastered
     from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
+    from legsup_audio.playback.player import LEAD_FRAMES
+    from legsup_audio.progressive import open_live
 
-    from legsup_audio.pipeline import load
-
-    limit = _max_length_ms(max_length)
-    if from_step is not None:  # before speaking: a step that is not there is known from the script alone
-        _step_index([step.id for step in load(script).steps], from_step)
-    session = build(script, progress=_progress("speaking"), max_length_ms=limit, voice=voice)
-    start_ms = 0 if from_step is None else session.timeline.steps[_step_index(
-        [s.id for s in session.timeline.steps], from_step)].start
     # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
-    source, _ = mastered(session, mastering_target("wav"), background=not no_background)
-    status = play_session(session.timeline, source, player=SimpleaudioPlayer(), start_ms=start_ms,
-                          interactive=is_interactive())
+    live = open_live(script, max_length_ms=_max_length_ms(max_length), voice=voice, background=not no_background,
+                     target_lufs=mastering_target("wav"))
+    index = None if from_step is None else _step_index([step.id for step in live.script.steps], from_step)
+    live.start(LEAD_FRAMES, index)  # what the first sound needs is spoken first
+    try:
+        start_ms = 0 if index is None else live.step_start(index)  # once every clip before it is spoken
+        live.wait_ready(start_ms, LEAD_FRAMES)
+        status = play_session(live.timeline, live.source, player=SimpleaudioPlayer(), start_ms=start_ms,
+                              interactive=is_interactive())
+    finally:
+        live.close()  # stops speaking at once: no speech worker is left behind
     raise typer.Exit(status)
 
 

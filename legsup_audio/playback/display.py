@@ -125,7 +125,7 @@ def now_line(timeline: Timeline, ms: int) -> tuple[str, str]:
         elif event.kind in PHASE_WORDS and ms < event.end:
             phase = event
     if said is not None and (phase is None or said.start >= phase.start or ms < said.end):
-        return one_line(said.text or ""), "italic"
+        return one_line(said.caption or ""), "italic"
     if phase is not None:
         cycle, cycles = phase.get("cycle"), _cycles(timeline, phase)
         count = f" · breath {cycle} of {cycles}" if cycle is not None and cycles else ""
@@ -183,7 +183,8 @@ def render(control: SessionControl, ms: int, *, finished: bool = False, width: i
     times = Table.grid(expand=True)
     times.add_column(justify="left", no_wrap=True, overflow="ellipsis")
     times.add_column(justify="right", no_wrap=True, overflow="ellipsis")
-    times.add_row(Text(f"{elapsed} / {length}", style=DIM), Text(f"{left} left · {state}", style=DIM))
+    about = "" if control.total_exact else "~"  # the length is a guess while the rest is spoken
+    times.add_row(Text(f"{elapsed} / {about}{length}", style=DIM), Text(f"{about}{left} left · {state}", style=DIM))
     bar = ProgressBar(
         total=total,
         completed=ms,

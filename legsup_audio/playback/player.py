@@ -15,6 +15,16 @@ sound card takes the samples in real time while the renderer makes them hundreds
 times faster.  Should the reader ever fall behind (a starved machine), the player
 stops the device a moment before the unfilled part and starts again there once it is
 filled: a pause, never wrong samples.
+
+A source still being made (``legsup play`` while the voice speaks the rest) may not
+know its length yet: its ``total`` is then an allowance, and becomes exact later.  The
+player checks it as it plays: a shorter session ends where it ends (the allowance past
+it is silence, and the device is stopped once the end has been heard); a longer one
+grows the array and starts the device again where the old buffer ran out.  Such a
+source offers ``exact`` (its length is known) and ``wait_until(frame, timeout)`` (frames
+up to there are final): the reader never blocks in ``read`` longer than a moment, so it
+can be closed at once, and the device starts once the whole lead is final but only a few
+seconds of it are read (speech is the slow part, not rendering).
 """
 
 from __future__ import annotations
@@ -41,9 +51,16 @@ PREFETCH_BLOCK_FRAMES = SAMPLE_RATE
 #: tenth of a second, leave the reader a wide margin on a busy machine (and a
 #: session shorter than that is read whole before it starts).
 LEAD_FRAMES = 30 * SAMPLE_RATE
+#: For a source still being spoken: once the lead is final, the device starts after this
+#: much is read (rendering the rest of the lead takes a moment while it plays).
+SPOKEN_READ_FRAMES = 5 * SAMPLE_RATE
 #: While playing, this much ahead of the device must be read, or it is stopped and
 #: restarted at the same frame once it is (a starved machine: a pause, not noise).
 GUARD_FRAMES = SAMPLE_RATE // 2
+
+#: A device given more than the session (an allowance, while the length was unknown) is
+#: stopped this long after the session's end is due, so its last samples are heard.
+DRAIN_FRAMES = SAMPLE_RATE // 4
 
 #: The message shown when no sound device can be opened; ``{reason}`` is the cause.
 NO_DEVICE_MESSAGE = (
@@ -106,34 +123,60 @@ class Prefetch:
         self._cursor = 0
         self._error: BaseException | None = None
         self._closed = False
+        self._filling = True
         self._lock = threading.Condition()
         self._thread = threading.Thread(target=self._fill, name="legsup-prefetch", daemon=True)
         self._thread.start()
 
     def _fill(self) -> None:
+        until = getattr(self._source, "wait_until", None)  # a source still being made
         while True:
             with self._lock:
                 todo = np.flatnonzero(~self._done)
                 if self._closed or todo.size == 0:
+                    self._filling = False
                     return
                 later = todo[todo >= self._cursor]
                 b = int(later[0] if later.size else todo[0])
                 self._cursor = b + 1
-            start = b * self._block
-            n = min(self._block, self.total - start)
+                start = b * self._block
+                n = min(self._block, self.total - start)
             try:
+                while until is not None and not until(start + n, 0.1):
+                    with self._lock:
+                        if self._closed:
+                            self._filling = False
+                            return
                 chunk = np.asarray(self._source.read(start, n))
                 if chunk.dtype != np.int16:
                     raise PlaybackError(f"the audio source gave {chunk.dtype} samples, not int16")
             except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
                 with self._lock:
                     self._error = exc
+                    self._filling = False
                     self._lock.notify_all()
                 return
             with self._lock:
                 self.pcm[start : start + n] = chunk.reshape(n, self.channels)
-                self._done[b] = True
+                if n == min(self._block, self.total - start):  # else the array grew meanwhile: read it again
+                    self._done[b] = True
                 self._lock.notify_all()
+
+    def grow(self, total: int) -> None:
+        """Make room for ``total`` frames (a source longer than its allowance): a new array, the
+        frames read so far copied; a device still playing the old one keeps it alive."""
+        with self._lock:
+            if total <= self.total:
+                return
+            pcm = np.zeros((total, self.channels), dtype=np.int16)
+            pcm[: self.total] = self.pcm
+            done = np.zeros(-(-total // self._block), dtype=bool)
+            done[: self.total // self._block] = self._done[: self.total // self._block]  # a partial last block is read again
+            self.pcm, self._done, self.total = pcm, done, total
+            if not self._filling and not self._closed and self._error is None:
+                self._filling = True
+                self._thread = threading.Thread(target=self._fill, name="legsup-prefetch", daemon=True)
+                self._thread.start()
 
     def want(self, frame: int) -> None:
         """Read from ``frame`` on next (after a seek)."""
@@ -185,11 +228,24 @@ class _ClockedPlayer:
         self._held: int | None = None  # frame held while paused or stopped
         self._running = False  # a device buffer was started and not stopped since
         self._paused = False
+        self._buffer_end = 0  # where the current device buffer ends (the array's length when it started)
 
     # --- what subclasses provide -------------------------------------------------
     def _lead(self, frame: int) -> int:
         """How many frames from ``frame`` must be read before the device may start."""
         return LEAD_FRAMES
+
+    def _read_lead(self, frame: int) -> int:
+        """Frames to read before the device starts at ``frame``: the lead; for a source still
+        being made, only ``SPOKEN_READ_FRAMES`` once the whole lead is final (spoken), since
+        the renderer makes the rest far faster than it is heard, and speech is the slow part."""
+        lead = self._lead(frame)
+        until = getattr(self._source, "wait_until", None)
+        if until is None or getattr(self._source, "exact", True):
+            return lead
+        while not until(min(self._total, frame + lead), 0.1):  # short waits: Ctrl-C is seen
+            pass
+        return min(lead, SPOKEN_READ_FRAMES)
 
     def _start_device(self, frame: int) -> None:
         raise NotImplementedError
@@ -256,6 +312,7 @@ class _ClockedPlayer:
 
     def position(self) -> int:
         if self._running:
+            self._follow_total()
             frame = self._heard()
             if self._prefetch is not None and frame < self._total:
                 try:
@@ -263,6 +320,8 @@ class _ClockedPlayer:
                 except BaseException:
                     self._halt()  # the reader failed: silence first, then the error
                     raise
+                if self._buffer_end < min(self._total, frame + GUARD_FRAMES):
+                    ready = False  # the device's buffer ends before the session (it grew): start a longer one
                 if not ready:
                     self._halt()  # the reader fell behind: wait for it rather than play unread silence
                     self._begin(frame)
@@ -272,8 +331,24 @@ class _ClockedPlayer:
 
     def _heard(self) -> int:
         """The frame the clock says is being heard (no look at the reader)."""
+        return self._clamp(self._clocked())
+
+    def _clocked(self) -> int:
         elapsed = max(0.0, self._clock() - self._t0)
-        return self._clamp(self._base + int(elapsed * self._rate))
+        return self._base + int(elapsed * self._rate)
+
+    def _follow_total(self) -> None:
+        """Take up a source's length once it is exact (it was an allowance while it was being made)."""
+        if self._source is None or self._prefetch is None:
+            return
+        total = int(self._source.total)
+        if total == self._total:
+            return
+        if total > self._prefetch.total:
+            self._prefetch.grow(total)
+            self._pcm = self._prefetch.pcm
+            self._bytes = self._pcm.data.cast("B")
+        self._total = total
 
     def close(self) -> None:
         """Stop, and stop reading the source; a later ``play`` starts reading afresh."""
@@ -287,10 +362,13 @@ class _ClockedPlayer:
         return self._running and not self.finished()
 
     def finished(self) -> bool:
-        """True once the clock has reached the end and the device has let go of it."""
-        if not self._running:
+        """True once the clock has reached the end and the device has let go of it (or has
+        only the silence of an allowance left, a moment after the end)."""
+        if not self._running or self.position() < self._total:
             return False
-        return self.position() >= self._total and not self._device_busy()
+        if not self._device_busy():
+            return True
+        return self._buffer_end > self._total and self._clocked() >= self._total + DRAIN_FRAMES
 
     def is_paused(self) -> bool:
         return self._paused
@@ -305,7 +383,8 @@ class _ClockedPlayer:
         if frame < self._total:
             if self._prefetch is not None:
                 self._prefetch.want(frame)
-                self._prefetch.wait(frame, self._lead(frame))
+                self._prefetch.wait(frame, self._read_lead(frame))
+            self._buffer_end = self._pcm.shape[0] if self._pcm is not None else self._total
             self._start_device(frame)
         self._t0 = self._clock()
         self._running = True
@@ -446,6 +525,9 @@ class MemoryPlayer(_ClockedPlayer):
     def _lead(self, frame: int) -> int:
         # A recording "device" takes everything at once: all of it must be read first.
         return self._total - frame
+
+    def _read_lead(self, frame: int) -> int:
+        return self._lead(frame)
 
     def _start_device(self, frame: int) -> None:
         assert self._pcm is not None

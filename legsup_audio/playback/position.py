@@ -76,16 +76,37 @@ def events_between(timeline: Timeline, lo_ms: int, hi_ms: int) -> Iterator[Event
 
 
 class SessionControl:
-    """The session's navigation in milliseconds over a player that counts frames."""
+    """The session's navigation in milliseconds over a player that counts frames.
+
+    A source still being spoken (``progressive.LiveSource``) brings its own timeline, exact
+    up to what can be heard so far, and a length that is a guess until it is exact; a jump
+    to a step whose start is not known yet waits for it.
+    """
 
     def __init__(self, timeline: Timeline, source: PcmSource, player: Player) -> None:
-        self.timeline = timeline
+        self._timeline = timeline
         self.source = source
         self.player = player
         self.rate = int(source.rate)
-        self.total_ms = frame_to_ms(int(source.total), self.rate)
+        self._live = callable(getattr(source, "current_timeline", None))
+        self._total_ms = frame_to_ms(int(source.total), self.rate)
         self.paused = False
         self.quit = False
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.source.current_timeline() if self._live else self._timeline  # type: ignore[attr-defined]
+
+    @property
+    def total_ms(self) -> int:
+        if self._live:
+            return frame_to_ms(int(self.source.expected_total), self.rate)  # type: ignore[attr-defined]
+        return self._total_ms
+
+    @property
+    def total_exact(self) -> bool:
+        """Whether ``total_ms`` is the session's length, not a guess while it is spoken."""
+        return not self._live or bool(self.source.exact)  # type: ignore[attr-defined]
 
     def start(self, start_ms: int) -> None:
         self.player.play(self.source, ms_to_frame(max(0, start_ms), self.rate))
@@ -108,10 +129,16 @@ class SessionControl:
         self.player.seek(ms_to_frame(max(0, ms), self.rate))
 
     def next_step(self) -> None:
-        target = next_step_start(self.timeline, self.position_ms())
+        timeline, now = self.timeline, self.position_ms()
+        target = next_step_start(timeline, now)
         if target is None:
-            self.player.seek(int(self.source.total))  # past the last step: the end
+            # past the last step: the end (waiting for it, while the session is still spoken)
+            end = self.source.end_ms() if self._live else None  # type: ignore[attr-defined]
+            self.player.seek(int(self.source.total) if end is None else ms_to_frame(end, self.rate))
         else:
+            if self._live:  # its start in the timeline so far may be a guess: wait until it is known
+                index = next(i for i, step in enumerate(timeline.steps) if step.start > now)
+                target = self.source.step_start_ms(index)  # type: ignore[attr-defined]
             self.goto(target)
 
     def prev_step(self) -> None:

@@ -76,13 +76,15 @@ def _run_plain(control: SessionControl, start_ms: int, out: TextIO) -> None:
     timeline = control.timeline
     titles = {s.id: s.title for s in timeline.steps}
     control.start(start_ms)  # reads the first seconds and opens the device (may raise)
-    print(f"{one_line(timeline.title)} ({format_clock(control.total_ms)})", file=out, flush=True)
+    about = "" if control.total_exact else "about "  # still being spoken: its length is a guess
+    print(f"{one_line(timeline.title)} ({about}{format_clock(control.total_ms)})", file=out, flush=True)
     told = max(0, start_ms)  # everything starting before this has been reported
     while True:
         done = control.finished()
         now = control.total_ms if done else control.position_ms()
         if now >= told:
-            lines = progress_lines(timeline, told, now, titles)
+            # The timeline as known now: exact up to what has been heard (it may still be spoken).
+            lines = progress_lines(control.timeline, told, now, titles)
             if lines:
                 out.write("".join(line + "\n" for line in lines))
                 out.flush()
@@ -105,5 +107,5 @@ def progress_lines(
     for event in events_between(timeline, lo_ms, hi_ms):
         if event.kind == "speech" and event.text:
             title = titles.get(event.step, event.step)
-            found.append((event.start, 1, f"[{format_clock(event.start)}] {one_line(title)} — {one_line(event.text)}"))
+            found.append((event.start, 1, f"[{format_clock(event.start)}] {one_line(title)} — {one_line(event.caption)}"))
     return [line for _, _, line in sorted(found, key=lambda t: (t[0], t[1]))]

@@ -48,6 +48,11 @@ def limiter_window(rate: int) -> int:
     return max(1, int(rate * LIMITER_WINDOW_S))
 
 
+def look_around(rate: int) -> int:
+    """Frames of the mix either side of a frame that its mastered sample depends on (the limiter's reach)."""
+    return limiter_hold(rate) + 2 * limiter_window(rate) + 64
+
+
 @dataclass(frozen=True, slots=True)
 class Loudness:
     integrated: float  # LUFS; -inf for silence
@@ -84,7 +89,7 @@ class Mastered:
         self.window = limiter_window(self.rate)
         self.hold = limiter_hold(self.rate)
         # Context either side so the limiter sees the same neighbourhood whatever the block.
-        self.margin = self.hold + 2 * self.window + 64
+        self.margin = look_around(self.rate)
         self._meter = LoudnessMeter(self.rate, self.channels)
         self._metered = 0  # frames fed to the meter: reads in order from the start are measured
         self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()

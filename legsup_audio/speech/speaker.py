@@ -184,11 +184,15 @@ class Speaker:
         texts: Iterable[str],
         progress: Callable[[int, int], None] | None = None,
         where: Mapping[str, str] | None = None,
+        on_clip: Callable[[str, ClipRef], None] | None = None,
     ) -> dict[str, ClipRef]:
         """A clip for every text, synthesising only those not yet cached.
 
         ``where`` maps a text to the ``file:line:col`` of the first cue that speaks
         it (see ``text_locations``), so an engine failure can name that line.
+        ``on_clip(text, ref)`` is told of each clip as soon as it is ready (cached
+        ones first, then in the order given), so a caller can use them before the
+        last is spoken (``legsup play``).
         """
         unique = list(dict.fromkeys(texts))
         where = where or {}
@@ -210,6 +214,8 @@ class Speaker:
         for text in unique:
             if (ref := self.cache.get(keys[text])) is not None:
                 refs[text] = ref
+                if on_clip:
+                    on_clip(text, ref)
             else:
                 missing.append(text)
         done = len(refs)
@@ -223,6 +229,8 @@ class Speaker:
                 problems.append(_problem(where.get(text), str(exc)))
                 continue
             refs[text] = self.cache.put(keys[text], clip)
+            if on_clip:
+                on_clip(text, refs[text])
             done += 1
             if progress:
                 progress(done, len(unique))
@@ -230,6 +238,8 @@ class Speaker:
             raise ScriptError(problems)
         for text, clip in self._synthesize_all([t for t in missing if t not in self.takes], where):
             refs[text] = self.cache.put(keys[text], clip)
+            if on_clip:
+                on_clip(text, refs[text])
             done += 1
             if progress:
                 progress(done, len(unique))

@@ -87,6 +87,7 @@ class SupervisedEngine(SpeechEngine):
         self._local: SpeechEngine | None = None  # in-process, for version() only: it needs no engine start
         self._worker: _Worker | None = None
         self._voices: list[VoiceInfo] | None = None
+        self._aborted = False
         #: Workers started so far (read by tests and benchmarks).
         self.starts = 0
 
@@ -124,11 +125,26 @@ class SupervisedEngine(SpeechEngine):
             self._local.close()
             self._local = None
 
+    def abort(self) -> None:
+        """Stop speaking now, from any thread: the worker is killed and no other is started.
+
+        The thread in ``synthesize`` sees the worker gone and raises ``SpeechError``; it
+        (not this one) reaps the worker, so no pipe is closed under it.  ``close`` still
+        cleans up afterwards.
+        """
+        self._aborted = True
+        worker = self._worker
+        if worker is not None:
+            with contextlib.suppress(OSError):
+                worker.proc.kill()
+
     # -- the worker ------------------------------------------------------------------------
     def _ensure_worker(self) -> _Worker:
         """The running worker, started (and retried like a clip) if there is none."""
         reasons: list[str] = []
         while self._worker is None:
+            if self._aborted:
+                raise SpeechError("speaking was stopped")
             self.starts += 1
             worker = _Worker(self._spec)
             try:

@@ -233,6 +233,23 @@ class BedTrack:
         return out
 
 
+def lookback_ms(plan: BedPlan | None) -> tuple[int, int]:
+    """How far before a change in the timeline the bed's samples may change, in ms: (before the
+    first step boundary, bell or spoken cue that differs, before the session's end).
+
+    A boundary's ramp is centred on it and at most ``crossfade`` long, but capped at half the
+    steps beside it, so a boundary that moves can also change the ramp of the one before it
+    (three half crossfades); a dip under the voice starts ``DUCK_ATTACK_MS`` before its cue.
+    Before the end: the fade-out, the end guard, and the last boundary's ramp (capped by the
+    last segment, which ends with the session).  Bells and tones start at their events.
+    ``legsup play`` uses it to know how much of a session still being spoken is final.
+    """
+    if plan is None:
+        return 0, 0
+    ramps = 3 * (plan.crossfade // 2 + 1)
+    return max(ramps, DUCK_ATTACK_MS + 1), max(plan.fade_out + 1, END_GUARD_MS + 1, ramps)
+
+
 def bed_track(timeline: Timeline, rate: int, file: str = "") -> BedTrack | None:
     """The timeline's bed, or None when it has none."""
     if timeline.get("background") is None and not any(e.kind == "bell" for e in timeline.events):
@@ -241,4 +258,4 @@ def bed_track(timeline: Timeline, rate: int, file: str = "") -> BedTrack | None:
     return track if track else None
 
 
-__all__ = ["BedTrack", "bed_track", "DUCK_ATTACK_MS", "DUCK_RELEASE_MS", "DUCK_HOLD_MS"]
+__all__ = ["BedTrack", "bed_track", "lookback_ms", "DUCK_ATTACK_MS", "DUCK_RELEASE_MS", "DUCK_HOLD_MS"]
