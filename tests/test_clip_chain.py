@@ -114,6 +114,29 @@ def test_a_clip_within_its_ceiling_takes_one_try(monkeypatch: pytest.MonkeyPatch
     assert np.corrcoef(x, y)[0, 1] > 0.999999  # one gain, nothing else
 
 
+FAKE = SpeechOptions("fake/en", 150, 0.9, sentence_pause_ms=0, ellipsis_pause_ms=600)
+TEXTS = ["Let your legs rest.", "Breathe in... and out. [1s] Soften.", "Stay here."]
+
+
+def test_the_workers_make_the_clips_mix_ready_with_the_same_samples(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    local = Speaker(FakeEngine(), FAKE, ClipCache(tmp_path / "local")).speak(TEXTS)
+
+    def not_here(*args: object, **kwargs: object) -> Clip:
+        raise AssertionError("the chain ran in the parent process")
+
+    monkeypatch.setattr(speaker, "voice", not_here)  # the workers are fresh processes: this reaches only us
+    engine = SupervisedEngine(FakeEngine)
+    try:
+        spoken = Speaker(engine, FAKE, ClipCache(tmp_path / "workers"), spare=lambda: SupervisedEngine(FakeEngine)).speak(TEXTS)
+    finally:
+        engine.close()
+    for text in TEXTS:
+        a, b = local[text].load(), spoken[text].load()
+        assert b.rate == a.rate == RATE
+        assert np.array_equal(a.samples, b.samples), text
+
+
 LEVEL_IN_FRESH_PROCESS = """
 import hashlib, sys
 import numpy as np

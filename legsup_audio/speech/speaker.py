@@ -10,7 +10,9 @@ loudest syllables held by a gentle look-ahead limiter (a held release that never
 follows the pitch); nothing else changes the waveform.  A cue's inline
 pauses and "..." (``pacing``) split it into pieces spoken separately and
 joined with exact silences.  Distinct texts are spoken by two engines at once
-when the caller gives a spare.
+when the caller gives a spare, and each clip is made ready where its engine runs
+(``SpeechEngine.run``: a supervised engine's worker process), so that work is
+shared by the cores too.
 A text with a recorded take (``takes``: the script's ``recordings:``) is not
 spoken: the take is decoded and high-passed (``takes``) and then goes through
 the same chain, so recorded and synthetic cues sit at one loudness; it is cached
@@ -274,29 +276,39 @@ class Speaker:
 
     def _synthesize(self, text: str, location: str | None, engine: SpeechEngine) -> Clip:
         try:
-            parts = pieces(text, self.options.ellipsis_pause_ms)
-            if parts == [" ".join(text.split())]:
-                parts = [text]  # nothing to split: the engine hears the text exactly as written
-            clips = [self._piece(engine, piece) if isinstance(piece, str) else piece for piece in parts]
-            rates = {c.rate for c in clips if isinstance(c, Clip)}
-            if not rates:
-                raise ClipFailed(f"there is nothing to say in {text[:60]!r}, only pauses")
-            rate = rates.pop() if len(rates) == 1 else SAMPLE_RATE
-            joined = np.concatenate([
-                np.zeros(rate * c // 1000, dtype=np.int16) if isinstance(c, int) else _at_rate(c, rate)
-                for c in clips])
+            return engine.run(ready_clip, text, self.options)  # in the engine's worker: on its core
         except ClipFailed as exc:
             raise SpeechError(f"{location}: {exc}" if location else str(exc)) from None
-        return voice(Clip(joined, rate), self.options.volume)
 
-    def _piece(self, engine: SpeechEngine, text: str) -> Clip:
-        """One piece of a cue's text, spoken and trimmed."""
-        trimmed = trim_silence(engine.synthesize(text, self.options))
-        if trimmed is None:
-            trimmed = trim_silence(engine.synthesize(text, self.options))  # one more try: a racy empty clip
-        if trimmed is None:
-            raise ClipFailed(f"the speech engine produced no audible sound for {text[:60]!r}")
-        return trimmed
+
+def ready_clip(engine: SpeechEngine, text: str, options: SpeechOptions) -> Clip:
+    """``text`` spoken by ``engine``, piece by piece between its inline pauses, and made mix-ready.
+
+    Raises ``ClipFailed``.  Run through ``SpeechEngine.run``, so a supervised
+    engine's worker does it all and each core levels the clips it speaks.
+    """
+    parts = pieces(text, options.ellipsis_pause_ms)
+    if parts == [" ".join(text.split())]:
+        parts = [text]  # nothing to split: the engine hears the text exactly as written
+    clips = [_piece(engine, piece, options) if isinstance(piece, str) else piece for piece in parts]
+    rates = {c.rate for c in clips if isinstance(c, Clip)}
+    if not rates:
+        raise ClipFailed(f"there is nothing to say in {text[:60]!r}, only pauses")
+    rate = rates.pop() if len(rates) == 1 else SAMPLE_RATE
+    joined = np.concatenate([
+        np.zeros(rate * c // 1000, dtype=np.int16) if isinstance(c, int) else _at_rate(c, rate)
+        for c in clips])
+    return voice(Clip(joined, rate), options.volume)
+
+
+def _piece(engine: SpeechEngine, text: str, options: SpeechOptions) -> Clip:
+    """One piece of a cue's text, spoken and trimmed."""
+    trimmed = trim_silence(engine.synthesize(text, options))
+    if trimmed is None:
+        trimmed = trim_silence(engine.synthesize(text, options))  # one more try: a racy empty clip
+    if trimmed is None:
+        raise ClipFailed(f"the speech engine produced no audible sound for {text[:60]!r}")
+    return trimmed
 
 
 def _at_rate(clip: Clip, rate: int) -> np.ndarray:
