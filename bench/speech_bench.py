@@ -9,7 +9,10 @@ For each round, in the same run:
   cache (so every text is spoken: by two workers at once), mixed and encoded.
 
 It prints the export's wall time over the reference's (issue 14's target: <= 0.75,
-which two cores make possible) for every round and their median.
+which two cores make possible) for every round and their median, with the CPU
+time each took (the export's workers and encoder included) and the load average
+before and after the round: on a shared machine the wall times move with the
+load, and the CPU times say whether work was added or taken away.
 
     python bench/speech_bench.py [--repeat 3]
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,13 +44,25 @@ print(len(texts))
 """
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far, and of theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (the command, its workers and encoder) and output of ``command``."""
+    cpu = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{done.stderr}")
-    return elapsed, done.stdout.strip()
+    return elapsed, children_cpu() - cpu, done.stdout.strip()
+
+
+def load() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -59,11 +75,13 @@ def main() -> None:
     for round_ in range(1, args.repeat + 1):
         with tempfile.TemporaryDirectory(prefix="legsup-speech-bench-") as tmp:
             env = {**os.environ, "LEGSUP_CACHE_DIR": str(Path(tmp) / "cache")}
-            alone, count = timed([sys.executable, "-c", ENGINE_ALONE], env)
-            export, _ = timed([sys.executable, "-m", "legsup_audio", "export", "-o", str(Path(tmp) / "s.mp3")], env)
+            before = load()
+            alone, alone_cpu, count = timed([sys.executable, "-c", ENGINE_ALONE], env)
+            export, export_cpu, _ = timed([sys.executable, "-m", "legsup_audio", "export", "-o", str(Path(tmp) / "s.mp3")], env)
         ratios.append(export / alone)
-        print(f"round {round_}: {count} distinct texts; engine alone {alone:.1f} s, "
-              f"cold export {export:.1f} s: ratio {export / alone:.2f}")
+        print(f"round {round_}: {count} distinct texts; engine alone {alone:.1f} s ({alone_cpu:.1f} s CPU), "
+              f"cold export {export:.1f} s ({export_cpu:.1f} s CPU): ratio {export / alone:.2f} "
+              f"({before} before, {load()} after)", flush=True)
     print(f"cold export / engine alone: median {statistics.median(ratios):.2f} "
           f"({', '.join(f'{r:.2f}' for r in ratios)}); target <= 0.75")
 

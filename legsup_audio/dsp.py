@@ -248,11 +248,63 @@ def k_weighted_squares(x: np.ndarray, rate: int, tail: int = 0) -> np.ndarray:
     return KWeighting(rate, 1).squares(padded[:, None])
 
 
+def k_weighted(x: np.ndarray, rate: int) -> np.ndarray:
+    """The K-weighted samples of a mono signal (n,), starting from rest: float64 (n,)."""
+    return BlockFilter(_block_matrices(rate))(x.astype(np.float64))
+
+
 def loudness(x: np.ndarray, rate: int) -> float:
     """Integrated loudness of a whole (short) signal, float (n,) or (n, channels)."""
     meter = LoudnessMeter(rate, 1 if x.ndim == 1 else x.shape[1])
     meter.feed(x.reshape(x.shape[0], -1))
     return meter.integrated()
+
+
+def kaiser_lowpass(taps: int, cutoff: float, beta: float, rate: float) -> np.ndarray:
+    """A windowed-sinc low-pass, unit gain at DC: ``scipy.signal.firwin(taps, cutoff,
+    window=("kaiser", beta), fs=rate)``, written out so a clip is resampled without scipy.signal."""
+    band = cutoff / (rate / 2)
+    m = np.arange(taps) - (taps - 1) / 2
+    h = band * np.sinc(band * m) * np.kaiser(taps, beta)
+    return h / h.sum()
+
+
+def resample_poly(x: np.ndarray, up: int, down: int, window: np.ndarray) -> np.ndarray:
+    """``scipy.signal.resample_poly(x, up, down, window=window)`` for a mono float signal.
+
+    The FIR runs as ``up`` convolutions of ``x`` with the filter's phases
+    (``np.convolve``, faster here than scipy's ``upfirdn``), so it suits a small
+    ``up`` (22 050 Hz to 44 100 Hz: 2); the outputs are aligned as scipy aligns them.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if up == down == 1:
+        return x.copy()
+    h = np.asarray(window, dtype=np.float64) * up
+    n_in = x.shape[0]
+    n_out = -(-n_in * up // down)
+    pre_pad = down - h.shape[0] // 2 % down
+    pre_remove = (h.shape[0] // 2 + pre_pad) // down
+    h = np.concatenate([np.zeros(pre_pad), h])
+    # Output m is the filter's output at t = (m + pre_remove) * down of the up-sampled signal:
+    # the input sample t // up under the filter phase t % up.
+    if down == 1:  # each phase's outputs are every up-th one, from consecutive inputs: slices
+        out = np.zeros(n_out)
+        for p in range(up):
+            first = (p - pre_remove) % up
+            full = np.convolve(x, h[p::up])[(first + pre_remove) // up :]
+            count = min(full.shape[0], len(range(first, n_out, up)))
+            out[first : first + count * up : up] = full[:count]
+        return out
+    t = (np.arange(n_out, dtype=np.int64) + pre_remove) * down
+    phase, at = t % up, t // up
+    out = np.zeros(n_out)
+    for p in range(up):
+        chosen = phase == p
+        full = np.convolve(x, h[p::up]) if n_in else np.zeros(0)
+        index = at[chosen]
+        inside = index < full.shape[0]  # past the convolution's end the output is zero
+        out[np.flatnonzero(chosen)[inside]] = full[index[inside]]
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -314,6 +366,26 @@ def true_peaks(x: np.ndarray, threshold: float) -> np.ndarray:
     return frames
 
 
+def mono_true_peaks(x: np.ndarray) -> np.ndarray:
+    """``true_peaks`` of a mono signal (n,) with every frame's neighbourhood interpolated.
+
+    For a signal that will be measured at many gains (a clip being levelled): the
+    peaks of ``g * x`` are ``g`` times these, whatever the threshold would have been.
+    """
+    x = x.astype(np.float64)
+    frames = np.abs(x)
+    half, n = _TAPS // 2, x.shape[0]
+    padded = np.pad(x, (half, half))
+    # The value between frame i and i + 1 at each phase: the taps padded[i + 1 .. i + _TAPS],
+    # added one tap at a time (a window matrix would hold _TAPS copies of the clip).
+    for phase in _interpolator():
+        between = np.zeros(n)
+        for t, weight in enumerate(phase):
+            between += weight * padded[t + 1 : t + 1 + n]
+        np.maximum(frames, np.abs(between), out=frames)
+    return frames
+
+
 def limiter_gain(x: np.ndarray, ceiling: float, window: int, hold: int = 0) -> np.ndarray:
     """A smooth gain per frame that keeps ``x`` (n, channels) at or under ``ceiling`` (true peak).
 
@@ -322,7 +394,12 @@ def limiter_gain(x: np.ndarray, ceiling: float, window: int, hold: int = 0) -> n
     mean over W never rises above what any frame needs, and turns the steps into
     ramps W frames long (no clicks).
     """
-    need = np.minimum(1.0, ceiling / np.maximum(true_peaks(x, ceiling * HOT), 1e-12))
+    return held_gain(true_peaks(x, ceiling * HOT), ceiling, window, hold)
+
+
+def held_gain(peaks: np.ndarray, ceiling: float, window: int, hold: int = 0) -> np.ndarray:
+    """``limiter_gain`` from the frames' true peaks (``true_peaks``, ``mono_true_peaks``)."""
+    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
     over = need < 1.0
     gain = np.ones(need.shape[0], dtype=np.float32)
     if not over.any():

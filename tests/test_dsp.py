@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 import pyloudnorm
-from scipy.signal import firwin, sosfilt, sosfreqz
+from scipy.signal import firwin, resample_poly, sosfilt, sosfreqz
 
 from legsup_audio import dsp
 
@@ -64,6 +64,37 @@ def test_the_limiter_filtering_only_near_its_peaks_equals_filtering_everything(s
     window = int(rng.choice([1, 2, 5, 441]))
     got = dsp.limiter_gain(x, 0.7, window)
     assert np.allclose(got, _whole_block_limiter_gain(x, 0.7, window), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_true_peaks_of_every_frame_are_the_thresholded_ones(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(int(rng.integers(1, 5000))) * rng.choice([0.01, 0.3])
+    x[rng.integers(0, x.shape[0], size=3)] *= 20  # a few hot frames, between-sample peaks around them
+    every = dsp.mono_true_peaks(x)
+    assert np.allclose(every, dsp.true_peaks(x[:, None], 0.0), rtol=0, atol=1e-12)
+    hot = dsp.true_peaks(x[:, None], 0.5)  # only near hot frames interpolated; the rest their sample peak
+    assert np.all(every >= hot - 1e-12)
+    near = np.abs(x) > 0.5  # frames over the threshold and the ones just before them are interpolated there
+    near[:-1] |= near[1:]
+    assert np.allclose(every[near], hot[near], rtol=0, atol=1e-12)
+
+
+def test_the_resampling_filter_is_firwin() -> None:
+    for taps, cutoff, rate in ((241, 0.49 * 22050, 44100), (52921, 0.49 * 16000, 16000 * 441), (121, 1000.0, 8000)):
+        expected = firwin(taps, cutoff, window=("kaiser", 9.0), fs=rate)
+        assert np.allclose(dsp.kaiser_lowpass(taps, cutoff, 9.0, rate), expected, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize(("up", "down"), [(2, 1), (1, 2), (3, 2), (4, 1), (2, 3), (8, 7), (1, 1)])
+@pytest.mark.parametrize("n", [1, 2, 37, 22050 * 3 + 11])
+def test_the_numpy_resampler_is_resample_polys(up: int, down: int, n: int) -> None:
+    x = np.random.default_rng(n * up + down).standard_normal(n)
+    h = firwin(120 * max(up, down) + 1, 0.49 / max(up, down), window=("kaiser", 9.0))
+    expected = resample_poly(x, up, down, window=h)
+    got = dsp.resample_poly(x, up, down, h)
+    assert got.shape == expected.shape
+    assert np.allclose(got, expected, rtol=0, atol=1e-12)
 
 
 def _pyloudnorm_sos(rate: int) -> np.ndarray:

@@ -2,13 +2,15 @@
 
 An engine turns one text plus ``SpeechOptions`` into a raw ``Clip`` (mono int16).
 It does not cache, trim or retry on behalf of its callers beyond its own quirks:
-caching and trimming happen once, in ``speaker``, for every engine alike.
+caching and trimming happen once, in ``speaker``, for every engine alike (through
+``run``, so that work happens wherever the engine runs).
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +68,10 @@ def clip_ms(frames: int, rate: int) -> int:
     return math.ceil(frames * 1000 / rate)
 
 
+#: What ``SpeechEngine.run`` runs: a module-level function of an engine, a text and options.
+Task = Callable[["SpeechEngine", str, SpeechOptions], Clip]
+
+
 class SpeechEngine(ABC):
     """Base of every speech engine."""
 
@@ -83,6 +89,15 @@ class SpeechEngine(ABC):
     @abstractmethod
     def synthesize(self, text: str, options: SpeechOptions) -> Clip:
         """Speak ``text`` into a raw clip, or raise ``SpeechError``/``SetupError``."""
+
+    def run(self, task: Task, text: str, options: SpeechOptions) -> Clip:
+        """``task(self, text, options)``: speaking ``text`` and what the caller does with the clip.
+
+        Runs where the engine runs: a supervised engine runs it in its worker
+        process, so the work after speaking is shared by the workers' cores, next
+        to the speaking.  ``task`` must be a module-level function (it travels by name).
+        """
+        return task(self, text, options)
 
     def has_voice(self, voice_id: str) -> bool:
         return voice_id.lower() in {v.id.lower() for v in self.voices()}

@@ -10,7 +10,9 @@ loudest syllables held by a gentle look-ahead limiter (a held release that never
 follows the pitch); nothing else changes the waveform.  A cue's inline
 pauses and "..." (``pacing``) split it into pieces spoken separately and
 joined with exact silences.  Distinct texts are spoken by two engines at once
-when the caller gives a spare.
+when the caller gives a spare, and each clip is made ready where its engine runs
+(``SpeechEngine.run``: a supervised engine's worker process), so that work is
+shared by the cores too.
 A text with a recorded take (``takes``: the script's ``recordings:``) is not
 spoken: the take is decoded and high-passed (``takes``) and then goes through
 the same chain, so recorded and synthetic cues sit at one loudness; it is cached
@@ -36,12 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-from legsup_audio.dsp import integrated, k_weighted_squares, limiter_gain
+from legsup_audio.dsp import k_weighted_squares, kaiser_lowpass
+from legsup_audio.dsp import resample_poly as dsp_resample_poly
 from legsup_audio.errors import Problem, ScriptError, SpeechError
 from legsup_audio.model import CueScript, Pos, Say
 from legsup_audio.units import SAMPLE_RATE, ms_to_frame
 from legsup_audio.speech.base import Clip, ClipFailed, SpeechEngine, SpeechOptions
 from legsup_audio.speech.cache import CLIP_FORMAT, STORE_HEADROOM_DB, ClipCache, ClipRef, clip_key
+from legsup_audio.speech.leveling import MAX_MAKEUP_DB, TOLERANCE_LU, level, squares_loudness
 from legsup_audio.speech.pacing import pieces
 from legsup_audio.speech.takes import TAKE_CHAIN, TakeProblem, check_length, digest, read_take
 
@@ -64,8 +68,6 @@ VOICE_PEAK_DBTP = -6.5
 #: for VOICE_LIMITER_HOLD_S: it lowers a syllable, never follows the pitch (4-10 ms).
 VOICE_LIMITER_RAMP_S = 0.010
 VOICE_LIMITER_HOLD_S = 0.040
-#: At most this many gains are tried to make up what the limiter takes (0.05 LU).
-LEVEL_PASSES = 10
 #: Each clip fades in and out over this long, so speech never starts with a jump.
 EDGE_FADE_MS = 4
 #: The resampler's anti-imaging filter: scipy's default (Kaiser beta 5, 10 taps a phase)
@@ -73,10 +75,14 @@ EDGE_FADE_MS = 4
 #: (120 taps a phase, Kaiser beta 9, cut at 98% of the lower Nyquist) puts them past 100 dB.
 RESAMPLE_TAPS_PER_PHASE = 120
 RESAMPLE_BETA = 9.0
+#: Up to this many filter phases the resampler is numpy's (``dsp.resample_poly``); a
+#: 16 kHz voice (441 phases) goes through scipy's ``resample_poly``: the same samples.
+RESAMPLE_PHASES_IN_NUMPY = 8
 #: Everything above that shapes a stored clip; part of every cache key, so a change
 #: here makes clips again instead of mixing old and new.
 CHAIN = (f"lufs{VOICE_LUFS}/tp{VOICE_PEAK_DBTP}/ramp{VOICE_LIMITER_RAMP_S}/hold{VOICE_LIMITER_HOLD_S}"
-         f"/fade{EDGE_FADE_MS}/trim{TRIM_THRESHOLD_DB},{TRIM_MARGIN_MS}/resample{RESAMPLE_TAPS_PER_PHASE},{RESAMPLE_BETA}")
+         f"/fade{EDGE_FADE_MS}/trim{TRIM_THRESHOLD_DB},{TRIM_MARGIN_MS}/resample{RESAMPLE_TAPS_PER_PHASE},{RESAMPLE_BETA}"
+         f"/makeup{MAX_MAKEUP_DB},{TOLERANCE_LU}")
 
 
 def take_key(file_digest: str, options: SpeechOptions) -> str:
@@ -88,25 +94,19 @@ def take_key(file_digest: str, options: SpeechOptions) -> str:
 
 def clip_loudness(x: np.ndarray, rate: int) -> float:
     """K-weighted loudness of a clip, gated as BS.1770 (ungated when under 0.4 s)."""
-    squares = k_weighted_squares(x, rate)
-    step = rate // 10
-    whole = squares.shape[0] // step * step
-    if whole >= 4 * step:
-        gated = integrated(squares[:whole].reshape(-1, step).sum(axis=1), step)
-        if np.isfinite(gated):
-            return gated
-    power = float(np.mean(squares)) if squares.size else 0.0
-    return -0.691 + 10 * np.log10(power) if power > 0 else float("-inf")
+    return squares_loudness(k_weighted_squares(x, rate), rate)
 
 
 def resample(x: np.ndarray, source: int, rate: int) -> np.ndarray:
     """``x`` from ``source`` Hz to ``rate`` Hz, with nothing above the lower rate's band left."""
-    from scipy.signal import firwin, resample_poly
-
     g = np.gcd(rate, source)
     up, down = rate // g, source // g
-    lowpass = firwin(RESAMPLE_TAPS_PER_PHASE * max(up, down) + 1, 0.49 * min(source, rate),
-                     window=("kaiser", RESAMPLE_BETA), fs=source * up)
+    lowpass = kaiser_lowpass(RESAMPLE_TAPS_PER_PHASE * max(up, down) + 1, 0.49 * min(source, rate),
+                             RESAMPLE_BETA, source * up)
+    if up <= RESAMPLE_PHASES_IN_NUMPY:  # 22 050 Hz (every bundled voice) to 44 100 Hz: no scipy.signal (1-2 s to import)
+        return dsp_resample_poly(x, up, down, lowpass)
+    from scipy.signal import resample_poly
+
     return resample_poly(x, up, down, window=lowpass)
 
 
@@ -129,18 +129,7 @@ def voice(clip: Clip, volume: float = 1.0, rate: int = SAMPLE_RATE) -> Clip:
     target = VOICE_LUFS + 20 * np.log10(max(volume, 1e-3))
     ceiling = 10 ** ((VOICE_PEAK_DBTP + target - VOICE_LUFS) / 20)
     window, hold = max(1, int(rate * VOICE_LIMITER_RAMP_S)), int(rate * VOICE_LIMITER_HOLD_S)
-    loudness = clip_loudness(x, rate)
-    gain = 10 ** ((target - loudness) / 20) if np.isfinite(loudness) else 1.0
-    y = x * gain
-    for _ in range(LEVEL_PASSES):  # limiting lowers the loudness: raise the gain until it is made up
-        y = x * gain
-        y = y * limiter_gain(y[:, None], ceiling, window, hold)
-        missed = target - clip_loudness(y, rate)
-        if not np.isfinite(missed) or abs(missed) < 0.05:
-            break
-        # Once the limiter bites, loudness grows more slowly than the gain: step further.
-        gain *= 10 ** (1.5 * missed / 20)
-    y = y * 10 ** (-STORE_HEADROOM_DB / 20)
+    y = level(x, rate, target, ceiling, window, hold) * 10 ** (-STORE_HEADROOM_DB / 20)
     return Clip(np.clip(np.rint(y * 32767), -32768, 32767).astype(np.int16), rate)
 
 
@@ -297,29 +286,39 @@ class Speaker:
 
     def _synthesize(self, text: str, location: str | None, engine: SpeechEngine) -> Clip:
         try:
-            parts = pieces(text, self.options.ellipsis_pause_ms)
-            if parts == [" ".join(text.split())]:
-                parts = [text]  # nothing to split: the engine hears the text exactly as written
-            clips = [self._piece(engine, piece) if isinstance(piece, str) else piece for piece in parts]
-            rates = {c.rate for c in clips if isinstance(c, Clip)}
-            if not rates:
-                raise ClipFailed(f"there is nothing to say in {text[:60]!r}, only pauses")
-            rate = rates.pop() if len(rates) == 1 else SAMPLE_RATE
-            joined = np.concatenate([
-                np.zeros(rate * c // 1000, dtype=np.int16) if isinstance(c, int) else _at_rate(c, rate)
-                for c in clips])
+            return engine.run(ready_clip, text, self.options)  # in the engine's worker: on its core
         except ClipFailed as exc:
             raise SpeechError(f"{location}: {exc}" if location else str(exc)) from None
-        return voice(Clip(joined, rate), self.options.volume)
 
-    def _piece(self, engine: SpeechEngine, text: str) -> Clip:
-        """One piece of a cue's text, spoken and trimmed."""
-        trimmed = trim_silence(engine.synthesize(text, self.options))
-        if trimmed is None:
-            trimmed = trim_silence(engine.synthesize(text, self.options))  # one more try: a racy empty clip
-        if trimmed is None:
-            raise ClipFailed(f"the speech engine produced no audible sound for {text[:60]!r}")
-        return trimmed
+
+def ready_clip(engine: SpeechEngine, text: str, options: SpeechOptions) -> Clip:
+    """``text`` spoken by ``engine``, piece by piece between its inline pauses, and made mix-ready.
+
+    Raises ``ClipFailed``.  Run through ``SpeechEngine.run``, so a supervised
+    engine's worker does it all and each core levels the clips it speaks.
+    """
+    parts = pieces(text, options.ellipsis_pause_ms)
+    if parts == [" ".join(text.split())]:
+        parts = [text]  # nothing to split: the engine hears the text exactly as written
+    clips = [_piece(engine, piece, options) if isinstance(piece, str) else piece for piece in parts]
+    rates = {c.rate for c in clips if isinstance(c, Clip)}
+    if not rates:
+        raise ClipFailed(f"there is nothing to say in {text[:60]!r}, only pauses")
+    rate = rates.pop() if len(rates) == 1 else SAMPLE_RATE
+    joined = np.concatenate([
+        np.zeros(rate * c // 1000, dtype=np.int16) if isinstance(c, int) else _at_rate(c, rate)
+        for c in clips])
+    return voice(Clip(joined, rate), options.volume)
+
+
+def _piece(engine: SpeechEngine, text: str, options: SpeechOptions) -> Clip:
+    """One piece of a cue's text, spoken and trimmed."""
+    trimmed = trim_silence(engine.synthesize(text, options))
+    if trimmed is None:
+        trimmed = trim_silence(engine.synthesize(text, options))  # one more try: a racy empty clip
+    if trimmed is None:
+        raise ClipFailed(f"the speech engine produced no audible sound for {text[:60]!r}")
+    return trimmed
 
 
 def _at_rate(clip: Clip, rate: int) -> np.ndarray:

@@ -8,7 +8,9 @@ raising ``EngineStuck`` (a ``ClipFailed``) that the speak stage pins to the
 cue's script line.  A call stuck inside a C library (espeak-ng) cannot be
 interrupted in-process; a process can always be killed.
 
-One worker serves every clip of a process and is reused; it is started only
+A request is a clip to speak, or a task (``SpeechEngine.run``: speaking plus the
+speak stage's work on the clip) to run next to the engine.  One worker serves
+every clip of a process and is reused; it is started only
 when a clip must really be synthesised, so a warm cache never starts one.  It
 never outlives its parent: ``close()`` stops it, a finaliser does at exit, and
 the worker asks Linux to kill it if the parent dies.  No threads are used:
@@ -39,6 +41,7 @@ from legsup_audio.speech.base import (
     ClipFailed,
     SpeechEngine,
     SpeechOptions,
+    Task,
     VoiceInfo,
 )
 
@@ -102,13 +105,21 @@ class SupervisedEngine(SpeechEngine):
         return self._voices
 
     def synthesize(self, text: str, options: SpeechOptions) -> Clip:
+        return self._clip(("synthesize", text, options), text)
+
+    def run(self, task: Task, text: str, options: SpeechOptions) -> Clip:
+        """``task`` in the worker (see ``SpeechEngine.run``), timed and retried like a clip."""
+        return self._clip(("run", task, text, options), text)
+
+    def _clip(self, request: tuple[Any, ...], text: str) -> Clip:
+        """The clip a request for ``text`` gives, from a worker that is killed and replaced if it hangs."""
         timeout = clip_timeout(text, getattr(self.engine_class, "seconds_per_char", CLIP_TIMEOUT_PER_CHAR_S))
         if self._worker is None or not self._worker.spoken:
             timeout += getattr(self.engine_class, "load_seconds", 0.0)  # a voice model loads on its first clip
         reasons: list[str] = []
         for _ in range(TRIES):
             try:
-                reply = self._ensure_worker().request(("synthesize", text, options), timeout)
+                reply = self._ensure_worker().request(request, timeout)
             except _WorkerLost as lost:
                 self._stop_worker(kill=True)
                 reasons.append(str(lost))

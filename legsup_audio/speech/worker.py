@@ -4,7 +4,8 @@ Owns the child side of the supervised engine (``supervised``) and the message
 framing both sides share.  Started as ``python -m legsup_audio.speech.worker
 MODULE:CLASS PARENT_PID``, it builds the engine, lists its voices (so a slow or
 wedged engine start shows before the first clip), answers ``ready``, and then
-serves one request at a time until its input closes.  It must not decide
+serves one request at a time until its input closes: a text to speak, or a
+task to run with the engine (``SpeechEngine.run``).  It must not decide
 anything about timeouts or retries: the parent times every request and kills
 this process when it stops answering, which is the only way to stop a call
 that is stuck inside the engine's C library.
@@ -103,8 +104,8 @@ def main(argv: list[str]) -> int:
         while (request := receive(requests)) is not None:
             kind, *args = request
             try:
-                if kind == "synthesize":
-                    clip = engine.synthesize(*args)
+                if kind in ("synthesize", "run"):
+                    clip = engine.synthesize(*args) if kind == "synthesize" else engine.run(*args)
                     reply: tuple[Any, ...] = ("ok", clip.samples.astype("<i2").tobytes(), clip.rate)
                 else:
                     reply = ("bug", "ValueError", f"unknown request {kind!r}")
