@@ -251,29 +251,31 @@ def test_billion_laughs_is_refused_at_the_first_anchor() -> None:
         "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
         "steps: [{title: S, cues: [*c]}]\n"
     )
-    assert problems(text) == ["x.yaml:2:4: YAML anchors and aliases (& and *) are not allowed in cue scripts"]
+    assert problems(text) == ["x.yaml:2:4: YAML anchors and aliases (& and *) are not allowed in cue scripts; "
+                              "text that starts with '&' or '*' must be in quotes"]
 
 
-@pytest.mark.parametrize(("value", "shown", "col"), [
-    ("!!python/object/apply:os.system ['touch pwned']", "!!python/object/apply:os.system", 8),
-    ("!!python/name:os.system", "!!python/name:os.system", 8),
-    ("!!binary aGk=", "!!binary", 8),
-    ("!custom thing", "!custom", 8),
-    ("!!str plain", "!!str", 8),
+@pytest.mark.parametrize(("value", "shown", "quoted", "col"), [
+    ("!!python/object/apply:os.system ['touch pwned']", "!!python/object/apply:os.system",
+     "!!python/object/apply:os.system", 8),  # a list, not text: only the tag is offered in quotes
+    ("!!python/name:os.system", "!!python/name:os.system", "!!python/name:os.system", 8),
+    ("!!binary aGk=", "!!binary", "!!binary aGk=", 8),
+    ("!custom thing", "!custom", "!custom thing", 8),
+    ("!!str plain", "!!str", "!!str plain", 8),
 ])
-def test_yaml_tags_are_refused_and_run_nothing(value: str, shown: str, col: int, fake_workdir: Path,
+def test_yaml_tags_are_refused_and_run_nothing(value: str, shown: str, quoted: str, col: int, fake_workdir: Path,
                                                runner: CliRunner) -> None:
     (fake_workdir / "tag.yaml").write_text(f"title: {value}\nsteps: [{{title: S, cues: [a]}}]\n", encoding="utf-8")
     lines = clean_exit_2(runner.invoke(app, ["validate", "tag.yaml"]))
-    assert lines == [f"tag.yaml:1:{col}: YAML tags such as '{shown}' are not allowed in cue scripts: a script is "
-                     "plain data; remove the tag"]
+    assert lines == [f"tag.yaml:1:{col}: YAML tags such as '{shown}' are not allowed in cue scripts (a script is "
+                     f"plain data): remove the tag, or, if it is text, put it in quotes: \"{quoted}\""]
     assert not (fake_workdir / "pwned").exists()
 
 
 def test_a_tag_on_the_whole_document_is_refused() -> None:
     assert problems("!!python/object/apply:os.system\nargs: ['true']\n") == [
-        "x.yaml:1:1: YAML tags such as '!!python/object/apply:os.system' are not allowed in cue scripts: a script "
-        "is plain data; remove the tag"]
+        "x.yaml:1:1: YAML tags such as '!!python/object/apply:os.system' are not allowed in cue scripts (a script "
+        "is plain data): remove the tag, or, if it is text, put it in quotes: \"!!python/object/apply:os.system\""]
 
 
 # --- files that are not cue scripts -------------------------------------------------------------

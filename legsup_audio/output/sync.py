@@ -10,6 +10,7 @@ only: it never renders, encodes or tags.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -60,13 +61,21 @@ def check_destination(folder: Path) -> None:
 
 
 def _probe(where: Path, folder: Path) -> None:
-    """Write and remove a hidden empty file in ``where``: a folder that takes no files (read-only, a
-    system folder like /proc, no permission) is refused now, not after the whole export."""
+    """Write and remove a hidden empty file in ``where``: a folder that takes no files (read-only, full,
+    a system folder like /proc, no permission) is refused now, not after the whole export."""
     try:
         with temporary_beside(where / ".legsup-probe", prefix=".legsup-probe-", suffix=""):
             pass
     except OSError as exc:
-        raise UsageError(f"--to {folder}: {explain(exc, where, '--to')}") from None
+        message = f"--to {folder}: {explain(exc, where, '--to')}"
+        if exc.errno in _MACHINE_STATE:  # a write-protected card or a full one: the machine's state, exit 1
+            raise OutputError(message) from None
+        raise UsageError(message) from None  # a folder no one may write to (/proc, no permission): a bad --to
+
+
+#: Why a folder that would take files cannot take them now: reported as a failure to write
+#: (exit 1, as when it happens during the copy), not as a bad option.
+_MACHINE_STATE = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT})
 
 
 def _digest(path: Path) -> bytes:
