@@ -21,6 +21,7 @@ from legsup_audio.cli import app
 from legsup_audio.units import parse_duration
 from legsup_audio.errors import ScriptError
 from legsup_audio.script.parse import parse_script
+from legsup_audio.speech.base import SpeechEngine
 from legsup_audio.script.schema import MODELINE, SCHEMA_FILE, _DURATION_TEXT, build_schema, schema_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -403,7 +404,7 @@ def test_voices_try_writes_a_file(fake_workdir: Path) -> None:
     assert bad.exit_code == 2 and "cannot tell the format" in bad.output
 
 
-class SpyEngine:
+class SpyEngine(SpeechEngine):
     """The fake engine, remembering every voice id it was asked to speak with."""
 
     def __init__(self) -> None:

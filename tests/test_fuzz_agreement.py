@@ -93,7 +93,7 @@ class _Stand_in:
         self.template = template
 
     def __call__(self, source, dest, fmt="mp3", bitrate=None, progress=None, block=4096, target=None,  # noqa: ANN001
-                 chapters=None) -> None:
+                 chapters=None, language=None) -> None:
         source.read(0, min(block, source.total))
         source.read(max(0, source.total - block), min(block, source.total))
         Path(dest).write_bytes(self.template)
