@@ -210,6 +210,16 @@ class Speaker:
         done = len(refs)
         if progress and done:
             progress(done, len(unique))
+
+        def store(text: str, clip: Clip) -> None:
+            nonlocal done
+            refs[text] = self.cache.put(keys[text], clip)
+            if on_clip:
+                on_clip(text, refs[text])
+            done += 1
+            if progress:
+                progress(done, len(unique))
+
         recorded = [text for text in missing if text in self.takes]
         for text in recorded:  # every take first: their problems are reported before any slow synthesis
             try:
@@ -217,21 +227,11 @@ class Speaker:
             except TakeProblem as exc:
                 problems.append(_problem(where.get(text), str(exc)))
                 continue
-            refs[text] = self.cache.put(keys[text], clip)
-            if on_clip:
-                on_clip(text, refs[text])
-            done += 1
-            if progress:
-                progress(done, len(unique))
+            store(text, clip)
         if problems:
             raise ScriptError(problems)
         for text, clip in self._synthesize_all([t for t in missing if t not in self.takes], where):
-            refs[text] = self.cache.put(keys[text], clip)
-            if on_clip:
-                on_clip(text, refs[text])
-            done += 1
-            if progress:
-                progress(done, len(unique))
+            store(text, clip)
         return {text: refs[text].with_repair(partial(self._remake, keys[text], text, where.get(text)))
                 for text in unique}
 
