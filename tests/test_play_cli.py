@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from terminal_checks import TTY_DRIVER
 
 ALSA = Path(__file__).parent / "alsa"
 SCRIPT = """\
@@ -110,14 +111,7 @@ def test_the_display_in_a_terminal_shows_the_cue_and_q_quits(work: dict) -> None
 
     capture = work["tmp"] / "tty.wav"
     env = {**work["env"], "LEGSUP_CAPTURE_FILE": str(capture), "TERM": "xterm", "COLUMNS": "100", "LINES": "30"}
-    driver = (
-        "import subprocess, sys, termios\n"
-        "before = termios.tcgetattr(0)\n"
-        "code = subprocess.call(sys.argv[1:])\n"
-        "after = termios.tcgetattr(0)\n"
-        "print('EXIT', code, 'RESTORED' if before == after else 'CHANGED')\n"
-    )
-    child = pexpect.spawn(sys.executable, ["-c", driver, *work["legsup"], "play", "play.yaml"], cwd=str(work["tmp"]),
+    child = pexpect.spawn(sys.executable, ["-c", TTY_DRIVER, *work["legsup"], "play", "play.yaml"], cwd=str(work["tmp"]),
                           env=env, encoding="utf-8", timeout=60, dimensions=(30, 100))
     try:
         child.expect("Play Test")

@@ -35,6 +35,7 @@ from legsup_audio.speech.cache import ClipCache
 from legsup_audio.speech.fake import FakeEngine
 from legsup_audio.speech.voices import get_profile
 from test_interrupts import group_members
+from terminal_checks import TTY_DRIVER
 
 RATE = 44100
 ALSA = Path(__file__).parent / "alsa"
@@ -412,14 +413,7 @@ def test_the_display_marks_the_length_as_a_guess_until_it_is_spoken(fake_workdir
     (fake_workdir / "late.yaml").write_text(LATE.format(mark="[hang]", more=""), encoding="utf-8")
     env = {**os.environ, "LEGSUP_SPEECH_TIMEOUT": "120", "ALSA_CONFIG_PATH": str(ALSA / "capture.conf"),
            "LEGSUP_CAPTURE_FILE": str(fake_workdir / "tty.wav"), "TERM": "xterm", "COLUMNS": "100", "LINES": "30"}
-    driver = (
-        "import subprocess, sys, termios\n"
-        "before = termios.tcgetattr(0)\n"
-        "code = subprocess.call(sys.argv[1:])\n"
-        "after = termios.tcgetattr(0)\n"
-        "print('EXIT', code, 'RESTORED' if before == after else 'CHANGED')\n"
-    )
-    child = pexpect.spawn(sys.executable, ["-c", driver, sys.executable, "-m", "legsup_audio", "play", "late.yaml"],
+    child = pexpect.spawn(sys.executable, ["-c", TTY_DRIVER, sys.executable, "-m", "legsup_audio", "play", "late.yaml"],
                           cwd=str(fake_workdir), env=env, encoding="utf-8", timeout=60, dimensions=(30, 100))
     try:
         child.expect("Hello there, and welcome")
