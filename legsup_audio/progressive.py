@@ -38,7 +38,7 @@ from legsup_audio.render.bed.track import lookback_ms
 from legsup_audio.render.master import TARGET_LUFS, Mastered, look_around
 from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
 from legsup_audio.script.resources import Found
-from legsup_audio.speech.base import Clip, SpeechEngine, SpeechOptions, VoiceInfo
+from legsup_audio.speech.base import Clip, SpeechEngine, SpeechOptions, Task, VoiceInfo
 from legsup_audio.speech.cache import ClipCache, ClipRef
 from legsup_audio.speech.engines import make_engine
 from legsup_audio.speech.pacing import pieces
@@ -65,10 +65,18 @@ class _Cancelled(Exception):
 
 
 class _Watched(SpeechEngine):
-    """An engine that refuses new clips once ``stop`` is set and says when it is first used."""
+    """An engine that refuses new clips once ``stop`` is set and says when it is first used.
 
-    def __init__(self, engine: SpeechEngine, stop: threading.Event, used: Callable[[], None]) -> None:
+    Every call ends by setting ``ended``.  With ``after`` (the same event), its first call
+    waits until another engine's call has ended, made or failed: the spare worker of a cold
+    play starts once the first clip is in, so that clip and the renderer's first tables
+    have a core each instead of sharing them with a second worker starting up.
+    """
+
+    def __init__(self, engine: SpeechEngine, stop: threading.Event, used: Callable[[], None],
+                 ended: threading.Event, after: threading.Event | None = None) -> None:
         self.engine, self.id, self._stop, self._used = engine, engine.id, stop, used
+        self._ended, self._after = ended, after
 
     def version(self) -> str:
         return self.engine.version()
@@ -76,11 +84,29 @@ class _Watched(SpeechEngine):
     def voices(self) -> list[VoiceInfo]:
         return self.engine.voices()
 
-    def synthesize(self, text: str, options: SpeechOptions) -> Clip:
+    def _begin(self) -> None:
+        while self._after is not None and not self._after.wait(0.1):
+            if self._stop.is_set():
+                break
+        self._after = None
         if self._stop.is_set():
             raise _Cancelled()
         self._used()
-        return self.engine.synthesize(text, options)
+
+    def synthesize(self, text: str, options: SpeechOptions) -> Clip:
+        self._begin()
+        try:
+            return self.engine.synthesize(text, options)
+        finally:
+            self._ended.set()
+
+    def run(self, task: Task, text: str, options: SpeechOptions) -> Clip:
+        """``task`` where the engine runs (its worker process: the clip is levelled on that core)."""
+        self._begin()
+        try:
+            return self.engine.run(task, text, options)
+        finally:
+            self._ended.set()
 
     def close(self) -> None:
         self.engine.close()
@@ -187,9 +213,11 @@ class LiveSession:
         self._error: BaseException | None = None
         self._synthesizing = False
         self._stop = threading.Event()
+        self._first_clip = threading.Event()  # a clip was made or failed: the spare worker may start (`_Watched`)
         self._engines: list[_Watched] = []
         self._thread: threading.Thread | None = None
         self._expected: tuple[Horizon, int] | None = None
+        self._warmed: Mastered | None = None
 
     @cached_property
     def source(self) -> LiveSource:
@@ -214,6 +242,21 @@ class LiveSession:
             self._thread = threading.Thread(target=self._speak, args=(engine,), name="legsup-live-speak",
                                             daemon=True)
             self._thread.start()
+        self._warm()
+
+    def _warm(self) -> None:
+        """Render the first second of the session as far as it is known, and throw it away.
+
+        The bed's one-time tables (a drone's wavetable, a bell's strike: half a second on the
+        default session) are made once per process; making them now, while the speech workers
+        start and speak the first cue, takes them off the time to the first sound.
+        """
+        try:
+            source = self.mastered_for(self.horizon())
+            source.render(0, min(source.total, SAMPLE_RATE))
+        except ScriptError:
+            return  # reported by the final compile, with every other problem
+        self._warmed = source  # the tables are shared weakly (``render.bed.periodic``): kept alive by this
 
     def _needed_first(self, lead_frames: int, from_step: int | None) -> set[str]:
         """The texts first heard before the sound can start, by a guess at their lengths."""
@@ -230,8 +273,8 @@ class LiveSession:
         end = begin + frame_to_ms(lead_frames) + near
         return {e.text for e in guessed.speech() if e.text and e.start < end}
 
-    def _watch(self, engine: SpeechEngine) -> SpeechEngine:
-        watched = _Watched(engine, self._stop, self._synthesis_began)
+    def _watch(self, engine: SpeechEngine, after: threading.Event | None = None) -> SpeechEngine:
+        watched = _Watched(engine, self._stop, self._synthesis_began, self._first_clip, after)
         with self._cond:
             self._engines.append(watched)
         if self._stop.is_set():  # closed while it was being made
@@ -248,8 +291,8 @@ class LiveSession:
         from legsup_audio.checkpoint import during
 
         try:
-            speaker = Speaker(engine, self.profile.options, self._cache, lambda: self._watch(self._factory()),
-                              self._takes)
+            speaker = Speaker(engine, self.profile.options, self._cache,
+                              lambda: self._watch(self._factory(), after=self._first_clip), self._takes)
             clips = speaker.speak(self.order, during("synthesis", None), where=text_locations(self.script),
                                   on_clip=self._arrived)
             timeline = compile_script(self.script, lambda text: clips[text].duration_ms, self.max_length_ms)

@@ -186,21 +186,21 @@ def play(
 ) -> None:
     """Play a session through the sound card, with a progress display and keys.
 
-    Sound starts once the first half minute is ready; the rest is spoken while it plays.
+    Sound starts once the first ten seconds are ready; the rest is spoken while it plays.
     """
     from legsup_audio.output.encode import mastering_target
     from legsup_audio.playback import SimpleaudioPlayer, is_interactive, play_session
-    from legsup_audio.playback.player import LEAD_FRAMES
+    from legsup_audio.playback.player import SPOKEN_LEAD_FRAMES
     from legsup_audio.progressive import open_live
 
     # Mastered exactly as a WAV export, so what is heard is what `export --format wav` writes.
     live = open_live(script, max_length_ms=_max_length_ms(max_length), voice=voice, background=not no_background,
                      target_lufs=mastering_target("wav"))
     index = None if from_step is None else _step_index([step.id for step in live.script.steps], from_step)
-    live.start(LEAD_FRAMES, index)  # what the first sound needs is spoken first
+    live.start(SPOKEN_LEAD_FRAMES, index)  # what the first sound needs is spoken first
     try:
         start_ms = 0 if index is None else live.step_start(index)  # once every clip before it is spoken
-        live.wait_ready(start_ms, LEAD_FRAMES)
+        live.wait_ready(start_ms, SPOKEN_LEAD_FRAMES)
         status = play_session(live.timeline, live.source, player=SimpleaudioPlayer(), start_ms=start_ms,
                               interactive=is_interactive())
     finally:

@@ -274,11 +274,14 @@ def export_session(
             side_tmps = [stack.enter_context(atomic_path(target)) for target in side_targets]
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="legsup-cover"))
             drawing = pool.submit(drawn_cover, session) if own_cover is None else None
+            # Only MP4's muxer needs the language before encoding; the tags need it after, so
+            # langcodes (a fifth of a second to import) loads beside the encoder, not before it.
+            muxed = iso639_2(timeline.language) if FORMATS[fmt].muxer == "ipod" else None
+            pool.submit(iso639_2, timeline.language)
             checkpoint("rendering")
             source, loudness = _mastered(session, fmt, background)
             with _chapters_for_ffmpeg(session, fmt) as chapters:
-                encode(source, tmp, fmt, bitrate, progress, target=dest, chapters=chapters,
-                       language=iso639_2(timeline.language))
+                encode(source, tmp, fmt, bitrate, progress, target=dest, chapters=chapters, language=muxed)
             measured = file_loudness(source, fmt)
             cover = own_cover if drawing is None else (drawing.result(), "image/png")
             meta = track_meta(session, track=track, track_total=track_total, cover=cover, album=album,

@@ -51,8 +51,13 @@ PREFETCH_BLOCK_FRAMES = SAMPLE_RATE
 #: tenth of a second, leave the reader a wide margin on a busy machine (and a
 #: session shorter than that is read whole before it starts).
 LEAD_FRAMES = 30 * SAMPLE_RATE
-#: For a source still being spoken: once the lead is final, the device starts after this
-#: much is read (rendering the rest of the lead takes a moment while it plays).
+#: For a source still being spoken: the device starts once this much from the start frame
+#: is final (spoken), not the whole lead.  Two workers speak about 16 s of voice per second
+#: (measured on the bundled voice, two cores), so by the time these 10 s have been heard the
+#: voice is minutes ahead; should it ever fall behind, the player pauses (``GUARD_FRAMES``).
+SPOKEN_LEAD_FRAMES = 10 * SAMPLE_RATE
+#: For a source still being spoken: once its lead is final, the device starts after this
+#: much is read (rendering the rest takes a moment while it plays).
 SPOKEN_READ_FRAMES = 5 * SAMPLE_RATE
 #: While playing, this much ahead of the device must be read, or it is stopped and
 #: restarted at the same frame once it is (a starved machine: a pause, not noise).
@@ -243,7 +248,7 @@ class _ClockedPlayer:
         until = getattr(self._source, "wait_until", None)
         if until is None or getattr(self._source, "exact", True):
             return lead
-        while not until(min(self._total, frame + lead), 0.1):  # short waits: Ctrl-C is seen
+        while not until(min(self._total, frame + min(lead, SPOKEN_LEAD_FRAMES)), 0.1):  # short waits: Ctrl-C is seen
             pass
         return min(lead, SPOKEN_READ_FRAMES)
 

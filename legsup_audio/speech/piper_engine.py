@@ -107,16 +107,15 @@ class _SeededVoice:
 
     def __init__(self, model: Path, config: Path) -> None:
         try:
-            import onnx
             import onnxruntime
             from piper import PiperVoice
         except ImportError as exc:
             raise SetupError(NOT_INSTALLED.format(exc)) from None
         try:
-            self.session = _session(model, onnx, onnxruntime)
+            self.session = _session(model, onnxruntime)
             # PiperVoice is used for its text-to-phoneme half only; its own session stays unused.
             self.piper = PiperVoice(config=_piper_config(config), session=None)  # type: ignore[arg-type]
-        except (OSError, ValueError, RuntimeError, onnx.onnx_cpp2py_export.checker.ValidationError) as exc:
+        except (OSError, ValueError, RuntimeError, _ValidationError) as exc:
             raise SpeechError(f"could not load the Piper voice '{model}' ({exc})") from None
         self.rate = self.piper.config.sample_rate
         self.inputs = {i.name for i in self.session.get_inputs()}
@@ -163,7 +162,24 @@ def _options(onnxruntime: Any) -> Any:
     return options
 
 
-def _session(model: Path, onnx: Any, onnxruntime: Any) -> Any:
+class _ValidationError(Exception):
+    """onnx's checker error, raised as this when the graph is rewritten (``_rewritten``)."""
+
+
+def _rewritten(model: Path) -> bytes:
+    """The model with its noise as inputs, serialised.  onnx (a third of a second to import)
+    is only needed here: a worker that finds the kept optimised graph never imports it."""
+    try:
+        import onnx
+    except ImportError as exc:
+        raise SetupError(NOT_INSTALLED.format(exc)) from None
+    try:
+        return _with_noise_inputs(onnx.load(str(model))).SerializeToString()
+    except onnx.onnx_cpp2py_export.checker.ValidationError as exc:
+        raise _ValidationError(str(exc)) from None
+
+
+def _session(model: Path, onnxruntime: Any) -> Any:
     """The rewritten model's onnxruntime session, from a kept optimised copy when there is one.
 
     Optimising the graph is most of a cold start (1.1 s of 1.6 s measured): each speech
@@ -182,7 +198,7 @@ def _session(model: Path, onnx: Any, onnxruntime: Any) -> Any:
             return _load_kept(kept, onnxruntime)
         except Exception:  # noqa: BLE001 - a damaged copy (onnxruntime raises its own types): made again
             pass
-    graph = _with_noise_inputs(onnx.load(str(model))).SerializeToString()
+    graph = _rewritten(model)
     if kept is not None:
         tmp = kept.with_name(f".tmp-{os.getpid()}-{kept.name}")
         try:
