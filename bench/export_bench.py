@@ -80,9 +80,12 @@ def bench(minutes: int, work: Path, env: dict[str, str], background: bool = Fals
                    stdout=subprocess.DEVNULL)
     mp3 = work / f"bench-{minutes}.mp3"
     stereo = wav.read_bytes()[22:24] == b"\x02\x00"  # the WAV header's channel count
-    # The reference: ffmpeg alone, same audio, same encoder and bitrate (64k mono, 128k stereo: encode.FORMATS).
-    reference = ["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "libmp3lame", "-b:a",
-                 "128k" if stereo else "64k", str(work / "reference.mp3")]
+    # The reference: ffmpeg alone, same audio, same encoder and bitrate (encode.FORMATS: 96k mono, 128k stereo).
+    from legsup_audio.output.encode import FORMATS
+
+    mp3_format = FORMATS["mp3"]
+    reference = ["ffmpeg", "-v", "error", "-y", "-i", str(wav), *mp3_format.codec, "-b:a",
+                 str(mp3_format.stereo_bitrate if stereo else mp3_format.mono_bitrate), str(work / "reference.mp3")]
     firsts, agains, refs, rss = [], [], [], 0
     # A shared machine's speed drifts over minutes: each round measures its own reference
     # next to its exports, and the median of each figure is reported.

@@ -3,7 +3,7 @@
 Four figures: the first play after installing (nothing cached, not even the voice's
 optimised model), cold plays of a never-heard script (an empty clip cache each time, the
 model kept: the voice speaks the session while it plays, and the sound starts once the
-first half minute is spoken), the first
+first ten seconds are spoken), the first
 play with the clips cached, and the later plays (the voice-anchored master needs no
 analysis of the mix, so the two warm figures should agree).
 
