@@ -8,7 +8,9 @@ the timing; ``mix`` turns a session into the mastered PCM source.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -17,7 +19,7 @@ from pathlib import Path
 from legsup_audio.checkpoint import during, signals_held
 from legsup_audio.compile.compiler import check_length, compile_script
 from legsup_audio.errors import OutputError, UsageError
-from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
+from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS, MAX_FILE_BYTES
 from legsup_audio.render.master import TARGET_LUFS, Loudness, Mastered, master
 from legsup_audio.model import CueScript
 from legsup_audio.output.files import explain
@@ -56,11 +58,15 @@ def load(found: Found | str | Path | None) -> CueScript:
     if not isinstance(found, Found):
         found = resolve_script(None if found is None else str(found))
     voices = profile_languages()
+    key = None  # not kept: parse_script reads it and says what is wrong with it
     try:
-        st = os.stat(found.path)
-        key = (str(found.path), found.name, st.st_ino, st.st_mtime_ns, st.st_size, tuple(sorted(voices.items())))
+        if stat.S_ISREG(os.stat(found.path).st_mode):  # never open a FIFO or a device here
+            # By content, not by modification time: a file rewritten within one clock tick keeps its mtime.
+            with open(found.path, "rb") as f:
+                digest = hashlib.sha256(f.read(MAX_FILE_BYTES + 1)).hexdigest()
+            key = (str(found.path), found.name, digest, tuple(sorted(voices.items())))
     except (OSError, ValueError):
-        key = None  # parse_script says what is wrong with the file
+        pass
     if key is not None and key in _parsed:
         return _parsed[key]
     script = parse_script(found.path, known_voices=voices, script_id=found.name)

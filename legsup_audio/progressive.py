@@ -254,8 +254,8 @@ class LiveSession:
         try:
             source = self.mastered_for(self.horizon())
             source.render(0, min(source.total, SAMPLE_RATE))
-        except ScriptError:
-            return  # reported by the final compile, with every other problem
+        except Exception:  # noqa: BLE001 - only a head start: the real render reports any problem
+            return
         self._warmed = source  # the tables are shared weakly (``render.bed.periodic``): kept alive by this
 
     def _needed_first(self, lead_frames: int, from_step: int | None) -> set[str]:
