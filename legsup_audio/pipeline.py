@@ -12,7 +12,8 @@ import hashlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -51,36 +52,47 @@ class Session:
 def load(found: Found | str | Path | None) -> CueScript:
     """Parse and check a script given as a path, a name, or None for the default.
 
-    An export reads each script three times (the album, the target checks, the build):
-    a script unchanged since it was last parsed, with the same voice profiles, is not
-    parsed again (a 60-minute script takes a tenth of a second).
+    Inside :func:`parsing_once` (one export reads each script three times: the album,
+    the target checks, the build) a script whose content is unchanged is not parsed
+    again.  Outside it every call parses: a parse also checks what the script points
+    at (its recordings folder, its media), which may change between two commands of
+    one process.
     """
     if not isinstance(found, Found):
         found = resolve_script(None if found is None else str(found))
     voices = profile_languages()
+    kept = _parsed[-1] if _parsed else None
     key = None  # not kept: parse_script reads it and says what is wrong with it
-    try:
-        if stat.S_ISREG(os.stat(found.path).st_mode):  # never open a FIFO or a device here
-            # By content, not by modification time: a file rewritten within one clock tick keeps its mtime.
-            with open(found.path, "rb") as f:
-                digest = hashlib.sha256(f.read(MAX_FILE_BYTES + 1)).hexdigest()
-            key = (str(found.path), found.name, digest, tuple(sorted(voices.items())))
-    except (OSError, ValueError):
-        pass
-    if key is not None and key in _parsed:
-        return _parsed[key]
+    if kept is not None:
+        try:
+            if stat.S_ISREG(os.stat(found.path).st_mode):  # never open a FIFO or a device here
+                # By content, not by modification time: a file rewritten within one clock tick keeps its mtime.
+                with open(found.path, "rb") as f:
+                    digest = hashlib.sha256(f.read(MAX_FILE_BYTES + 1)).hexdigest()
+                key = (str(found.path), found.name, digest, tuple(sorted(voices.items())))
+        except (OSError, ValueError):
+            pass
+    if kept is not None and key is not None and key in kept:
+        return kept[key]
     script = parse_script(found.path, known_voices=voices, script_id=found.name)
-    if key is not None:
-        if len(_parsed) >= PARSED_KEPT:
-            _parsed.pop(next(iter(_parsed)))
-        _parsed[key] = script
+    if kept is not None and key is not None:
+        kept[key] = script
     return script
 
 
-#: Scripts parsed in this process, by file identity and the voice profiles then known
+@contextmanager
+def parsing_once() -> Iterator[None]:
+    """Within this block (one command), :func:`load` parses each unchanged script once."""
+    _parsed.append({})
+    try:
+        yield
+    finally:
+        _parsed.pop()
+
+
+#: The scripts parsed by the commands running :func:`parsing_once`, innermost last
 #: (a ``CueScript`` is immutable, so one can be handed out twice).
-_parsed: dict[tuple[object, ...], CueScript] = {}
-PARSED_KEPT = 32
+_parsed: list[dict[tuple[object, ...], CueScript]] = []
 
 
 def build(

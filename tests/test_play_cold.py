@@ -2,7 +2,8 @@
 
 Real Piper voice, a fresh clip cache, real simpleaudio and ALSA.  The device is the file
 sink of ``tests/alsa/paced.conf`` (as in ``test_play_cli``): it writes into a FIFO that the
-test drains at ``PACE`` times real time, as a sound card's clock would take the samples.
+test drains in real time for its first seconds and then at ``PACE`` times real time, as a
+sound card's clock would take the samples (only faster, to keep the test short).
 ``capture.conf``'s sink takes a whole buffer at once, faster than any card, so it would
 read past what is spoken; that is why a paced sink is used for a session still being made.
 What it captured is compared sample for sample with ``legsup export --format wav`` of the
@@ -30,10 +31,17 @@ from test_interrupts import group_members
 
 ALSA = Path(__file__).parent / "alsa"
 LEGSUP = [sys.executable, "-m", "legsup_audio"]
-#: How many times faster than real time the sink takes samples.  Cold speech runs ahead of
-#: the sound by 8 to 40 times real time here (the slower with other work on both cores),
-#: and a sink faster than speech would be a card playing what is not spoken yet.
+#: How many times faster than real time the sink takes samples once the session is under
+#: way.  Cold speech runs ahead of the sound by 8 to 40 times real time here (the slower
+#: with other work on both cores), and a sink faster than speech would be a card playing
+#: what is not spoken yet.
 PACE = 6
+#: The first seconds are taken in real time, as a card takes them: the player starts the
+#: device once 10 s are spoken (``SPOKEN_LEAD_FRAMES``) and counts on hearing them taking
+#: 10 s, while the voice speaks on.  Its guard against falling behind follows its own clock
+#: (real time), so a sink at ``PACE`` from the first sample would outrun a voice that a
+#: real card never could (CI once read zeros at 10.0 s that way).
+REAL_TIME_S = 12
 RATE = 44100
 
 BED_SCRIPT = """\
@@ -71,7 +79,8 @@ steps:
 
 
 class PacedSink:
-    """Drains the device's FIFO at ``PACE`` times real time; notes when the first samples came."""
+    """Drains the device's FIFO, in real time for ``REAL_TIME_S`` and then at ``PACE`` times
+    real time; notes when the first samples came."""
 
     def __init__(self, fifo: Path, channels: int) -> None:
         os.mkfifo(fifo)
@@ -92,7 +101,8 @@ class PacedSink:
                 if self.first is None:
                     self.first = time.time()
                 self.chunks.append(chunk)
-                time.sleep(max(0.0, 0.05 / PACE - (time.monotonic() - t)))
+                pace = 1 if self.frames() <= REAL_TIME_S * RATE else PACE
+                time.sleep(max(0.0, 0.05 / pace - (time.monotonic() - t)))
 
     def frames(self) -> int:
         return sum(map(len, self.chunks)) // (2 * self.channels)

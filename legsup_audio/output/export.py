@@ -37,7 +37,7 @@ from legsup_audio.output.files import (
     os_error_in,
     write_text_atomic,
 )
-from legsup_audio.pipeline import Session, build, load, mastered, without_background
+from legsup_audio.pipeline import Session, build, load, mastered, parsing_once, without_background
 from legsup_audio.output.playlist import m3u8_text, track_filename
 from legsup_audio.output.sidecars import lrc_text, vtt_text
 from legsup_audio.output.sync import CopyReport, check_destination, copy_files
@@ -409,6 +409,7 @@ def choose_format(fmt: str | None, output: Path | str | None, *, batch: bool = F
     return implied
 
 
+@parsing_once()  # the album, the target checks and the build read each script: parsed once
 def export_scripts(
     scripts: Sequence[str | Path | None],
     *,
