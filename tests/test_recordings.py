@@ -252,6 +252,17 @@ def test_recordings_must_name_a_folder(work: Path) -> None:
     assert result.exit_code == 2 and "s.yaml:2:13: recordings: " in result.stderr and "not a folder" in result.stderr
 
 
+def test_a_folder_that_becomes_a_file_is_seen_by_the_next_command_of_the_same_process(work: Path) -> None:
+    # One process, two commands: a script parsed by the first is not handed to the second
+    # unchecked (its recordings folder is checked again, though the script is unchanged).
+    (work / "takes").mkdir()
+    assert invoke("validate", "s.yaml").exit_code == 0
+    (work / "takes").rmdir()
+    (work / "takes").write_text("not a folder")
+    result = invoke("validate", "s.yaml")
+    assert result.exit_code == 2 and "not a folder" in result.stderr
+
+
 # -- a new take counts at once ------------------------------------------------------------------
 def test_replacing_or_renaming_a_take_changes_the_next_export(work: Path) -> None:
     take = make_audio(take_path(work, CUES[0]), text=CUES[0])
