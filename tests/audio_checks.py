@@ -57,10 +57,12 @@ class Ebur128:
     true_peak: float
 
 
-def ebur128(path: Path) -> Ebur128:
-    """Integrated loudness and true peak as ffmpeg's ebur128 filter measures them."""
+def ebur128(path: Path, *, dualmono: bool = False) -> Ebur128:
+    """Integrated loudness and true peak as ffmpeg's ebur128 filter measures them; ``dualmono``: a
+    mono file as heard on two ears (its one channel counted twice, 3.01 dB more)."""
+    spec = "ebur128=peak=true" + (":dualmono=true" if dualmono else "")
     err = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"],
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", spec, "-f", "null", "-"],
         check=True, capture_output=True, text=True,
     ).stderr
     summary = err[err.rindex("Summary:"):]

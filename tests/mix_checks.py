@@ -59,9 +59,30 @@ def power_lufs(x: np.ndarray, rate: int = RATE, skip: int = 0) -> float:
     return float(-0.691 + 10 * np.log10(total)) if total > 0 else float("-inf")
 
 
+#: A mono file is heard on both ears: measured as dual mono (ffmpeg's ``ebur128=dualmono=true``),
+#: its one channel counts twice, 3.01 dB over plain BS.1770.
+DUAL_MONO_DB = 10 * np.log10(2.0)
+
+
 def voice_lufs(x: np.ndarray, timeline: dict, rate: int = RATE) -> float:
-    """The voice measured only while it speaks (the dialogue gate of EBU R128 / A/85)."""
+    """The voice measured only while it speaks (the dialogue gate of EBU R128 / A/85), by plain
+    BS.1770: comparable with ``power_lufs`` of the same file."""
     return loudness(cut(x, spans(timeline, "speech"), rate), rate)
+
+
+def heard_voice_lufs(x: np.ndarray, timeline: dict, rate: int = RATE) -> float:
+    """``voice_lufs`` as the voice is heard: a mono file as dual mono (it plays on both ears)."""
+    return voice_lufs(x, timeline, rate) + (DUAL_MONO_DB if x.reshape(x.shape[0], -1).shape[1] == 1 else 0.0)
+
+
+def dual_mono_lufs(path: Path) -> float:
+    """ffmpeg's integrated loudness of a file, a mono one measured as dual mono."""
+    import re
+
+    err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=dualmono=true",
+                          "-f", "null", "-"], check=True, capture_output=True, text=True).stderr
+    summary = err[err.rindex("Summary:"):]
+    return float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
 
 
 def gaps(timeline: dict, least: float, margin: float = 1.0) -> list[tuple[float, float]]:

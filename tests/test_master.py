@@ -1,4 +1,5 @@
-"""The voice-anchored master, measured on exports: the voice at -16 LUFS while it speaks.
+"""The voice-anchored master, measured on exports: the voice at -16 LUFS while it speaks, as heard
+(a mono file measured as dual mono, as it plays on two ears: -19 LUFS by plain BS.1770).
 
 Each session is spoken by the fake engine at volume 1.0 (its timbre does not matter
 here), exported to MP3 through the real encoder, decoded by ffmpeg and measured:
@@ -18,7 +19,10 @@ from mix_checks import (
     FULL_VOLUME_PROFILE,
     correlation,
     decode_channels,
+    dual_mono_lufs,
     gaps,
+    heard_voice_lufs,
+    loudness,
     power_lufs,
     true_peak,
     voice_lufs,
@@ -66,9 +70,22 @@ def export(workdir: Path, text: str, name: str) -> tuple[np.ndarray, dict, Path]
 def test_the_voice_is_at_minus_16_lufs_while_it_speaks(workdir: Path, dense: bool, bed: bool) -> None:
     x, timeline, out = export(workdir, script(dense, BED if bed else ""), "s")
     assert x.shape[1] == (2 if bed else 1)  # a bed makes the file stereo; the voice alone stays mono
-    measured = voice_lufs(x, timeline)
+    measured = heard_voice_lufs(x, timeline)  # a mono file as dual mono
     assert abs(measured - M.TARGET_LUFS) <= 1.0, measured
     assert true_peak(out) <= -1.0
+
+
+def test_a_voice_only_file_is_minus_16_lufs_as_ffmpeg_hears_it_on_two_ears(workdir: Path) -> None:
+    """Back-to-back speech, no bed: ffmpeg's dual-mono integrated loudness of the whole mono file
+    is the voice's (-16), and plain BS.1770 gives 3 dB less: a mono file is not louder than a
+    stereo one with the same voice."""
+    x, _, out = export(workdir, script(True), "mono")
+    assert x.shape[1] == 1
+    assert abs(dual_mono_lufs(out) - M.TARGET_LUFS) <= 1.0
+    assert abs(loudness(x[:, 0]) - (M.TARGET_LUFS - 3.0)) <= 1.0
+    stereo_x, stereo_timeline, _ = export(workdir, script(True, BED), "stereo")
+    mono_x, mono_timeline, _ = export(workdir, script(True), "mono2")
+    assert abs(heard_voice_lufs(stereo_x, stereo_timeline) - heard_voice_lufs(mono_x, mono_timeline)) <= 0.5
 
 
 def test_the_bed_keeps_the_level_the_script_gives_it_whatever_the_speech(workdir: Path) -> None:
@@ -115,6 +132,9 @@ def test_the_master_is_one_known_gain(workdir: Path) -> None:
     source, voice = M.master(mix(build(path)))
     assert source.gain_db == pytest.approx(M.TARGET_LUFS - VOICE_LUFS)
     assert voice.integrated == VOICE_LUFS
+    path.write_text(script(True), encoding="utf-8")  # no bed: a mono file, heard on two ears, 3 dB lower
+    mono, _ = M.master(mix(build(path)))
+    assert mono.channels == 1 and mono.gain_db == pytest.approx(M.TARGET_LUFS - VOICE_LUFS - 3.0103, abs=1e-3)
 
 
 def test_a_bed_is_decorrelated_left_and_right(workdir: Path) -> None:

@@ -168,8 +168,21 @@ def test_export_page_measures_the_written_track(script: Path, fake_workdir: Path
     first = data["cues"][0][0] // 200
     assert max(env["loudness"][first: first + 5]) > -30  # loud where the first cue speaks
     assert env["peak"][0] < env["max_peak"] - 20  # the first 200 ms: the bed only begins to fade in
+    assert env["heard"] == 0.0  # a bed: stereo, drawn as measured
     assert sorted(p.name for p in track.path.parent.iterdir()) == [
         "my session.html", "my session.lrc", "my session.mp3", "my session.vtt"]
+
+
+def test_a_voice_only_page_draws_its_mono_track_as_heard(script: Path, fake_workdir: Path) -> None:
+    """A mono file plays on both ears: its loudness is drawn and given as heard (dual mono, 3 dB over
+    plain BS.1770), so the voice meets the -16 LUFS line as a stereo track's does."""
+    (track,) = export_scripts([script], output=fake_workdir / "v.mp3", page=True, background=False).tracks
+    env = embedded(track.page.read_text(encoding="utf-8"))["envelope"]
+    assert env["heard"] == pytest.approx(3.01, abs=0.01)
+    assert abs(env["integrated"] - ebur128(track.path, dualmono=True).integrated) <= 0.2
+    data = embedded(track.page.read_text(encoding="utf-8"))
+    speaking = [max(env["loudness"][c[0] // 200 : c[1] // 200]) for c in data["cues"] if c[1] - c[0] >= 1000]
+    assert speaking and all(abs(v - (-16.0)) <= 3.0 for v in speaking), speaking
 
 
 def test_export_page_option(script: Path, fake_workdir: Path, runner: CliRunner) -> None:

@@ -208,7 +208,8 @@ def test_the_lrc_clears_and_the_vtt_ends_when_the_voice_stops(work: dict) -> Non
 
 
 def ebur128(path: Path) -> tuple[float, float]:
-    err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=sample",
+    # dualmono: a mono file as heard on two ears, as legsup reports it (no change to a stereo one).
+    err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=sample:dualmono=true",
                           "-f", "null", "-"], check=True, capture_output=True, text=True).stderr
     summary = err[err.rindex("Summary:"):]
     integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))

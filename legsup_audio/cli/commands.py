@@ -152,9 +152,10 @@ def export(
 
     def wrote(result: ExportResult) -> None:
         whole = "" if result.lufs is None or not math.isfinite(result.lufs) else f", whole file {result.lufs:.1f} LUFS"
+        # A mono file plays on both ears: every loudness said of it is as heard (measured as dual mono).
         out.print(
             f"wrote {safe(result.path)} ({format_ms(result.duration_ms)}, "
-            f"{'stereo' if result.channels == 2 else 'mono'}, "
+            f"{'stereo' if result.channels == 2 else 'mono, loudness as heard on two ears'}, "
             f"{'voice at -16 LUFS' if result.spoken else 'no voice'}{whole})"
         )
         if result.page is not None:

@@ -25,6 +25,9 @@ from legsup_audio.dsp import HOT, LoudnessMeter, db, limiter_gain
 from legsup_audio.render.mix import BLOCK_FRAMES, Mix
 
 TARGET_LUFS = -16.0
+#: A mono file is heard on two ears: it is mastered this much under the target
+#: (BS.1770 counts its one channel once; ffmpeg's ``ebur128`` ``dualmono`` counts it twice).
+MONO_AS_HEARD_DB = float(10 * np.log10(2.0))
 #: The limiter's ceiling.  The product promises -1 dBTP in the exported file; MP3
 #: encoding of the (clip-limited) neural voice overshoots by a few tenths of a dB,
 #: so the PCM is held a dB lower.  The speak stage limits each clip so that at
@@ -148,11 +151,19 @@ class Mastered:
 
 
 def master(mix: Mix, target_lufs: float = TARGET_LUFS) -> tuple[Mastered, Loudness]:
-    """The mix with the voice at ``target_lufs`` while it speaks, peaks held under the ceiling.
+    """The mix with the voice at ``target_lufs`` while it speaks (as heard), peaks held under the ceiling.
 
     Returns the mastered source and the voice's loudness in the mix before the
     gain (``VOICE_LUFS``: every clip is levelled to it).
     """
     from legsup_audio.speech.speaker import VOICE_LUFS
 
-    return Mastered(mix, target_lufs - VOICE_LUFS), Loudness(VOICE_LUFS, float("nan"))
+    return Mastered(mix, voice_gain_db(target_lufs, mix.channels)), Loudness(VOICE_LUFS, float("nan"))
+
+
+def voice_gain_db(target_lufs: float, channels: int) -> float:
+    """The master's gain: the levelled voice (``VOICE_LUFS``) to ``target_lufs`` as heard
+    (a mono file ``MONO_AS_HEARD_DB`` lower)."""
+    from legsup_audio.speech.speaker import VOICE_LUFS
+
+    return target_lufs - VOICE_LUFS - (MONO_AS_HEARD_DB if channels == 1 else 0.0)

@@ -3,7 +3,9 @@
 Owns decoding the finished file with ffmpeg (float PCM on a pipe, read block by
 block so memory stays flat with length) and reducing it to an :class:`Envelope`:
 per bin the sample peak in dBFS and the momentary loudness (BS.1770, 400 ms, the
-same K-weighting meter as the master), and the whole file's integrated loudness.
+same K-weighting meter as the master), and the whole file's integrated loudness;
+a mono file's loudness as heard on two ears (measured as dual mono, 3 dB more, as the
+``wrote`` line and the tags give it), so its voice meets the same target line.
 The drawing therefore shows what was written, encoder and all, not what was
 planned.  It does not draw or write anything.
 """
@@ -20,6 +22,7 @@ from legsup_audio.dsp import LoudnessMeter
 from legsup_audio.output.encode import find_ffmpeg
 from legsup_audio.errors import OutputError
 from legsup_audio.output.page.model import FLOOR_DB, Envelope
+from legsup_audio.render.master import MONO_AS_HEARD_DB
 
 #: One bin of the drawing: 200 ms gives 4,200 bins for a 14-minute session (about 60 kB of JSON).
 BIN_MS = 200
@@ -56,12 +59,15 @@ def measure_file(path: Path, channels: int, rate: int = 44100, bin_ms: int = BIN
     if carry.size:
         peaks.append(carry.max(keepdims=True))
     peak = np.concatenate(peaks) if peaks else np.zeros(0)
+    heard = MONO_AS_HEARD_DB if channels == 1 else 0.0
     return Envelope(
         bin_ms=bin_ms,
         peak=tuple(_db(float(p)) for p in peak),
-        loudness=_momentary(meter.energies(), meter.step, bin_ms, peak.shape[0]),
-        integrated=_rounded(meter.integrated()),
+        loudness=tuple(v if v <= FLOOR_DB else _rounded(v + heard)
+                       for v in _momentary(meter.energies(), meter.step, bin_ms, peak.shape[0])),
+        integrated=_rounded(meter.integrated() + heard),
         max_peak=_db(float(peak.max())) if peak.size else FLOOR_DB,
+        heard_db=round(heard, 2),
     )
 
 

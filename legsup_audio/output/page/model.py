@@ -68,17 +68,19 @@ class BedLevel:
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """The written file, measured: per bin its sample peak (dBFS) and momentary loudness (LUFS, 400 ms)."""
+    """The written file, measured: per bin its sample peak (dBFS) and momentary loudness (LUFS, 400 ms),
+    and its integrated loudness, as heard (a mono file on two ears: ``heard_db`` over plain BS.1770)."""
 
     bin_ms: int
     peak: tuple[float, ...]
     loudness: tuple[float, ...]
-    integrated: float  # LUFS of the whole file (BS.1770 gated)
+    integrated: float  # LUFS of the whole file (BS.1770 gated), as heard, as the tags give it
     max_peak: float  # dBFS, the highest sample
+    heard_db: float = 0.0  # added to plain BS.1770 for how it is heard (a mono file: 3.01 dB)
 
     def as_dict(self) -> dict[str, Any]:
         return {"bin": self.bin_ms, "peak": list(self.peak), "loudness": list(self.loudness),
-                "integrated": self.integrated, "max_peak": self.max_peak}
+                "integrated": self.integrated, "max_peak": self.max_peak, "heard": self.heard_db}
 
 
 @dataclass(frozen=True, slots=True)
