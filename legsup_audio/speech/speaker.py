@@ -59,7 +59,7 @@ TRIM_MARGIN_MS = 5
 #: STORE_HEADROOM_DB lower (see ``cache``), so a voice's natural peaks fit in 16 bits.
 VOICE_LUFS = -20.0
 #: The true-peak ceiling of a levelled clip.  The master adds 4 dB (to -16 LUFS; 4.44 dB
-#: for MP3, whose encoding loses that much loudness) and holds -2 dBTP; the voice then
+#: for MP3, whose encoding loses 0.44 dB of loudness) and holds -2 dBTP; the voice then
 #: reaches each channel 3 dB lower (centred in a stereo mix, or a mono file anchored
 #: 3 dB lower, as it is heard on two ears: ``render.master.MONO_AS_HEARD_DB``), so a
 #: clip may peak 16.5 dB over its loudness and pass the master untouched.  The bundled
