@@ -99,7 +99,8 @@ def bench(minutes: int, work: Path, env: dict[str, str], background: bool = Fals
         refs.append(ffmpeg_s)
         rss = max(rss, export_rss)
     return {"minutes": minutes, "ffmpeg_s": statistics.median(refs), "ratio": statistics.median(firsts),
-            "ratios": firsts, "again_ratio": statistics.median(agains), "rss_mb": rss / 1024}
+            "ratios": firsts, "again_ratio": statistics.median(agains), "again_ratios": agains,
+            "rss_mb": rss / 1024}
 
 
 def main() -> None:
@@ -115,13 +116,14 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="legsup-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "LEGSUP_CACHE_DIR": str(work / "cache")}
-    print(f"{'session':>8} {'ffmpeg':>8} {'ratio':>6} {'again':>6} {'peak RSS':>9}  rounds")
+    print(f"{'session':>8} {'ffmpeg':>8} {'ratio':>6} {'again':>6} {'peak RSS':>9}  rounds (ratio / again)")
     results = []
     for minutes in args.minutes:
         r = bench(minutes, work, env, args.background, args.repeat)
         results.append(r)
         print(f"{minutes:>6} m {r['ffmpeg_s']:>7.2f}s {r['ratio']:>6.2f} {r['again_ratio']:>6.2f}"
-              f" {r['rss_mb']:>6.0f} MB  {' '.join(f'{x:.2f}' for x in r['ratios'])}")
+              f" {r['rss_mb']:>6.0f} MB  {' '.join(f'{x:.2f}' for x in r['ratios'])}"
+              f" / {' '.join(f'{x:.2f}' for x in r['again_ratios'])}")
     if len(results) > 1:
         growth = results[-1]["rss_mb"] / results[0]["rss_mb"]
         print(f"peak RSS {results[-1]['minutes']} m / {results[0]['minutes']} m: {growth:.2f}")
