@@ -32,7 +32,7 @@ from rich.text import Text
 from legsup_audio.compile.timeline import Event, Timeline
 from legsup_audio.errors import one_line
 
-from legsup_audio.playback.position import SessionControl, current_cue, current_step
+from legsup_audio.playback.position import SessionControl, current_step
 from legsup_audio.units import format_clock
 
 #: Seconds between redraws (about four a second).
