@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -93,20 +94,19 @@ class _Watched(SpeechEngine):
             raise _Cancelled()
         self._used()
 
-    def synthesize(self, text: str, options: SpeechOptions) -> Clip:
+    def _call(self, call: Callable[..., Clip], *args: Any) -> Clip:
         self._begin()
         try:
-            return self.engine.synthesize(text, options)
+            return call(*args)
         finally:
             self._ended.set()
 
+    def synthesize(self, text: str, options: SpeechOptions) -> Clip:
+        return self._call(self.engine.synthesize, text, options)
+
     def run(self, task: Task, text: str, options: SpeechOptions) -> Clip:
         """``task`` where the engine runs (its worker process: the clip is levelled on that core)."""
-        self._begin()
-        try:
-            return self.engine.run(task, text, options)
-        finally:
-            self._ended.set()
+        return self._call(self.engine.run, task, text, options)
 
     def close(self) -> None:
         self.engine.close()

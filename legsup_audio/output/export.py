@@ -28,7 +28,7 @@ from legsup_audio.output.cover import load_cover, make_cover
 from legsup_audio.output.encode import FFMPEG_CHAPTERS, FORMATS, encode, find_ffmpeg, mastering_target
 from legsup_audio.errors import LegsupError, OutputError, UsageError
 from legsup_audio.script.limits import DEFAULT_MAX_LENGTH_MS
-from legsup_audio.render.master import MONO_AS_HEARD_DB, Loudness, Mastered
+from legsup_audio.render.master import Loudness, Mastered, as_heard_db
 from legsup_audio.output.files import (
     atomic_path,
     check_target,
@@ -315,7 +315,7 @@ def export_session(
 def file_loudness(source: Mastered, fmt: str) -> Loudness | None:
     """The written file's integrated loudness and sample peak, from the PCM metered as it was
     encoded: the loudness less the encoder's known loss (per format), as heard (a mono file as
-    dual mono, ``MONO_AS_HEARD_DB`` over plain BS.1770: it plays on both ears, and players
+    dual mono, ``as_heard_db`` over plain BS.1770: it plays on both ears, and players
     that apply ReplayGain then bring mono and stereo tracks to the same loudness as heard,
     as ReplayGain 1.0 did by analysing a mono file's one channel as both), the peak as it was fed in
     (an encoder's ringing moves a sample peak up a few tenths of a dB, never by a known amount,
@@ -324,7 +324,7 @@ def file_loudness(source: Mastered, fmt: str) -> Loudness | None:
     measured = source.measured()
     if measured is None:
         return None
-    heard = MONO_AS_HEARD_DB if source.channels == 1 else 0.0
+    heard = as_heard_db(source.channels)
     return Loudness(measured.integrated - FORMATS[fmt].loudness_loss_db + heard, measured.peak)
 
 

@@ -166,4 +166,10 @@ def voice_gain_db(target_lufs: float, channels: int) -> float:
     (a mono file ``MONO_AS_HEARD_DB`` lower)."""
     from legsup_audio.speech.speaker import VOICE_LUFS
 
-    return target_lufs - VOICE_LUFS - (MONO_AS_HEARD_DB if channels == 1 else 0.0)
+    return target_lufs - VOICE_LUFS - as_heard_db(channels)
+
+
+def as_heard_db(channels: int) -> float:
+    """What hearing a file of ``channels`` adds to its plain BS.1770 loudness: a mono file
+    plays on both ears (``MONO_AS_HEARD_DB``), a stereo one as it is measured."""
+    return MONO_AS_HEARD_DB if channels == 1 else 0.0

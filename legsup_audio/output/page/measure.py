@@ -22,7 +22,7 @@ from legsup_audio.dsp import LoudnessMeter
 from legsup_audio.output.encode import find_ffmpeg
 from legsup_audio.errors import OutputError
 from legsup_audio.output.page.model import FLOOR_DB, Envelope
-from legsup_audio.render.master import MONO_AS_HEARD_DB
+from legsup_audio.render.master import as_heard_db
 
 #: One bin of the drawing: 200 ms gives 4,200 bins for a 14-minute session (about 60 kB of JSON).
 BIN_MS = 200
@@ -59,7 +59,7 @@ def measure_file(path: Path, channels: int, rate: int = 44100, bin_ms: int = BIN
     if carry.size:
         peaks.append(carry.max(keepdims=True))
     peak = np.concatenate(peaks) if peaks else np.zeros(0)
-    heard = MONO_AS_HEARD_DB if channels == 1 else 0.0
+    heard = as_heard_db(channels)
     return Envelope(
         bin_ms=bin_ms,
         peak=tuple(_db(float(p)) for p in peak),
