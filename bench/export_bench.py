@@ -80,12 +80,11 @@ def bench(minutes: int, work: Path, env: dict[str, str], background: bool = Fals
                    stdout=subprocess.DEVNULL)
     mp3 = work / f"bench-{minutes}.mp3"
     stereo = wav.read_bytes()[22:24] == b"\x02\x00"  # the WAV header's channel count
-    # The reference: ffmpeg alone, same audio, same encoder and bitrate (encode.FORMATS: 96k mono, 128k stereo).
+    # The reference: ffmpeg alone, same audio, same encoder, bitrate and options (encode.FORMATS).
     from legsup_audio.output.encode import FORMATS
 
-    mp3_format = FORMATS["mp3"]
-    reference = ["ffmpeg", "-v", "error", "-y", "-i", str(wav), *mp3_format.codec, "-b:a",
-                 str(mp3_format.stereo_bitrate if stereo else mp3_format.mono_bitrate), str(work / "reference.mp3")]
+    reference = ["ffmpeg", "-v", "error", "-y", "-i", str(wav), *FORMATS["mp3"].encoder_args(2 if stereo else 1),
+                 str(work / "reference.mp3")]
     firsts, agains, refs, rss = [], [], [], 0
     # A shared machine's speed drifts over minutes: each round measures its own reference
     # next to its exports, and the median of each figure is reported.

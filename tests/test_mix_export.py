@@ -19,7 +19,9 @@ import pytest
 
 from mix_checks import (FULL_VOLUME_PROFILE, RATE, decode_channels, heard_voice_lufs, power_lufs, spans, true_peak,
                         voice_lufs)
+from audio_checks import probe
 
+from legsup_audio.output.encode import FORMATS
 from legsup_audio.output.export import export_session
 from legsup_audio.pipeline import build
 from legsup_audio.script.blocks.background import BELL_RING_OUT_MS, DEFAULT_BELL_LEAD_MS
@@ -153,3 +155,18 @@ def test_every_builtin_keeps_its_true_peak_and_its_voice(name: str, tmp_path: Pa
                                          check=True, capture_output=True, text=True, timeout=600).stdout)
     assert true_peak(out) <= -1.0
     assert abs(heard_voice_lufs(decode_channels(out), timeline) - (-16.0)) <= 1.0
+    stream = probe(out)["streams"][0]  # a bed is stereo at 160 kbit/s, a voice alone mono at 96
+    bed = "\nbackground:" in (REPO / "scripts" / f"{name}.yaml").read_text(encoding="utf-8")
+    assert (stream["channels"], int(stream["bit_rate"])) == ((2, 160_000) if bed else (1, 96_000))
+
+
+@pytest.mark.parametrize(("channels", "bitrate", "expected"), [
+    (2, None, ["-c:a", "libmp3lame", "-b:a", "160k", "-compression_level", "7"]),
+    (1, None, ["-c:a", "libmp3lame", "-b:a", "96k"]),
+    (2, "128k", ["-c:a", "libmp3lame", "-b:a", "128k"]),  # under 160k LAME's quality 7 sounds worse than its default
+    (1, "192k", ["-c:a", "libmp3lame", "-b:a", "192k", "-compression_level", "7"]),
+])
+def test_mp3_uses_lames_quick_setting_only_from_160k(channels: int, bitrate: str | None, expected: list[str]) -> None:
+    assert FORMATS["mp3"].encoder_args(channels, bitrate) == expected
+    assert FORMATS["wav"].encoder_args(2, None) == ["-c:a", "pcm_s16le"]
+    assert FORMATS["ogg"].encoder_args(2, None) == ["-c:a", "libvorbis", "-b:a", "128k"]
